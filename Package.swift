@@ -1,0 +1,54 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// flowrec: records and transcodes video calls (Janus videoroom, WHIP, RTP dumps) into WebM.
+///
+/// C libraries come from Debian `-dev` packages through pkg-config; every Swift module is
+/// small and owns one job (see README.md, "Code map").
+let package = Package(
+    name: "flowrec",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "flowrec", targets: ["flowrec"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: C libraries (Debian -dev packages via pkg-config)
+        .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
+        .systemLibrary(name: "CVPX", pkgConfig: "vpx", providers: [.apt(["libvpx-dev"])]),
+        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat",
+                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev"])]),
+        .systemLibrary(name: "CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        /// `static inline` wrappers for what Swift cannot import: variadic ctl calls, function-like macros.
+        .target(name: "CShims", dependencies: ["COpus", "CVPX", "CFFmpeg"]),
+
+        // MARK: Protocols and formats (pure Swift, sans-IO)
+        .target(name: "RTP"),
+        .target(name: "SDP"),
+        .target(name: "Capture"),
+
+        // MARK: Media
+        .target(name: "Media", dependencies: ["RTP", "COpus", "CVPX", "CShims"]),
+        .target(name: "WebM", dependencies: ["CFFmpeg", "CShims"]),
+        .target(name: "Ingest", dependencies: ["RTP", "Capture", "Media", "SDP"]),
+        .target(name: "Synth", dependencies: ["RTP", "Capture", "Media"]),
+
+        // MARK: Command line
+        .executableTarget(name: "flowrec", dependencies: [
+            "RTP", "Capture", "Media", "WebM", "Ingest", "Synth", "SDP",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // MARK: Tests
+        .testTarget(name: "RTPTests", dependencies: ["RTP"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "RTP"]),
+        .testTarget(name: "WebMTests", dependencies: ["WebM", "Media"]),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Synth", "Capture", "RTP", "Media", "SDP"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["flowrec"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,4 @@
+import CFFmpeg
+import CShims
+
+let avformatVersionNumber = avformat_version()
