@@ -35,10 +35,12 @@ let package = Package(
         .target(name: "WebM", dependencies: ["CFFmpeg", "CShims"]),
         .target(name: "Ingest", dependencies: ["RTP", "Capture", "Media", "SDP"]),
         .target(name: "Synth", dependencies: ["RTP", "Capture", "Media"]),
+        /// What each command does (transcode, inspect, synth), independent of argument parsing.
+        .target(name: "Jobs", dependencies: ["RTP", "Capture", "Media", "WebM", "Ingest", "Synth", "SDP"]),
 
         // MARK: Command line
         .executableTarget(name: "flowrec", dependencies: [
-            "RTP", "Capture", "Media", "WebM", "Ingest", "Synth", "SDP",
+            "Jobs", "Capture", "Media", "SDP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -48,7 +50,9 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Media", "RTP"]),
         .testTarget(name: "WebMTests", dependencies: ["WebM", "Media"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Synth", "Capture", "RTP", "Media", "SDP"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["flowrec"]),
+        .testTarget(name: "SDPTests", dependencies: ["SDP"]),
+        .testTarget(name: "JobsTests", dependencies: ["Jobs", "Synth", "Capture", "Media", "RTP", "WebM"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Jobs", "Media"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,1 +1,225 @@
-print("flowrec")
+import ArgumentParser
+import Capture
+import Foundation
+import Ingest
+import Jobs
+import Media
+import SDP
+import Synth
+
+/// Process exit codes (sysexits.h): documented in README and `--help`.
+enum ExitCodes {
+    static let usage: Int32 = 64
+    static let badInput: Int32 = 65
+    static let cannotCreateOutput: Int32 = 73
+    static let ioError: Int32 = 74
+}
+
+struct Flowrec: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flowrec",
+        abstract: "Records and transcodes video calls (Janus videoroom, WHIP, RTP dumps) into WebM.",
+        discussion: """
+        Exit codes: 0 done; 64 usage error; 65 bad input (malformed or unreadable capture);
+        73 output cannot be created (exists without --force, no permission); 74 I/O error while writing.
+        """,
+        subcommands: [Transcode.self, Inspect.self, Synth.self])
+}
+
+/// Options shared by commands that read RTP dumps.
+struct InputOptions: ParsableArguments {
+    @Argument(help: "Capture files (.mjr, .pcap, .pcapng, .rtpdump) or folders holding them.")
+    var inputs: [String]
+
+    @Option(help: "SDP file whose rtpmap lines give codecs per payload type (pcap/rtpdump).")
+    var sdp: String?
+
+    @Option(help: "Codecs per payload type, e.g. 111=opus,96=vp8,98=vp9.")
+    var pt: String?
+
+    @Option(name: .customLong("participant"), help: "Name the participant of a file: FILE=NAME (repeatable).")
+    var participants: [String] = []
+
+    func ingestOptions() throws -> IngestOptions {
+        var options = IngestOptions()
+        if let pt {
+            for item in pt.split(separator: ",") {
+                let parts = item.split(separator: "=")
+                guard parts.count == 2, let type = UInt8(parts[0]), let codec = Codec(encodingName: String(parts[1])) else {
+                    throw ValidationError("--pt: '\(item)' is not PT=CODEC with CODEC one of opus, vp8, vp9, h264")
+                }
+                options.payloadTypes[type] = codec
+            }
+        }
+        if let sdp {
+            guard let text = try? String(contentsOfFile: sdp, encoding: .utf8) else { throw ValidationError("--sdp: cannot read \(sdp)") }
+            do { options.sdp = try SessionDescription(parsing: text) } catch { throw ValidationError("--sdp \(sdp): \(error)") }
+        }
+        for mapping in participants {
+            guard let eq = mapping.lastIndex(of: "="), eq != mapping.startIndex else {
+                throw ValidationError("--participant: '\(mapping)' is not FILE=NAME")
+            }
+            options.participantByFile[String(mapping[..<eq])] = String(mapping[mapping.index(after: eq)...])
+        }
+        return options
+    }
+}
+
+struct Transcode: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Turn captured RTP dumps into WebM.")
+
+    @OptionGroup var input: InputOptions
+
+    @Flag(help: "Write one WebM per participant, remuxed without transcoding.")
+    var tracks = false
+
+    @Option(help: "Output: a folder, or a file name ending in .webm (per-participant files go beside it).")
+    var out: String
+
+    @Flag(help: "Overwrite existing output files.")
+    var force = false
+
+    func run() throws {
+        guard tracks else {
+            throw ValidationError("the composite pipeline is not built yet; use --tracks for per-participant files")
+        }
+        try runJob {
+            let options = try input.ingestOptions()
+            let files = try expandInputs(input.inputs)
+            let started = Date()
+            let result = try TranscodeTracksJob.run(inputs: files, out: OutputLocation(out), options: options, overwrite: force)
+            for warning in result.warnings { log("warning: \(warning)") }
+            for output in result.outputs {
+                print("wrote \(output.path)  participant=\(output.participant) frames=\(output.frames) duration=\(String(format: "%.3f", output.durationSeconds))s")
+            }
+            log(String(format: "done in %.2fs", Date().timeIntervalSince(started)))
+        }
+    }
+}
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print per-stream facts of RTP dumps.")
+
+    @OptionGroup var input: InputOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        try runJob {
+            let report = try InspectJob.run(inputs: try expandInputs(input.inputs), options: try input.ingestOptions())
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            } else {
+                print(InspectJob.table(report))
+            }
+        }
+    }
+}
+
+struct Synth: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Make a synthetic room whose tones and colours tests can check.")
+
+    @Option(help: "Number of participants (1-64).") var participants = 2
+    @Option(help: "Length, e.g. 10s, 2m, 1h.") var seconds = "10s"
+    @Option(help: "mjr (a folder of Janus recordings), pcap or rtpdump.") var format = "mjr"
+    @Option(help: "Output folder (mjr) or file.") var out: String
+    @Option(help: "vp8 or vp9.") var codec = "vp8"
+    @Option(help: "Picture size WxH.") var size = "640x360"
+    @Option(help: "Frames per second.") var fps = 30
+    @Option(help: "Video bitrate, kbit/s.") var videoKbps = 400
+    @Option(help: "Keyframe interval in frames.") var keyframeInterval = 90
+    @Option(help: "Fraction of packets lost (0-1).") var loss = 0.0
+    @Option(help: "Fraction of packets reordered (0-1).") var reorder = 0.0
+    @Option(help: "Fraction of packets duplicated (0-1).") var duplicate = 0.0
+    @Option(help: "Random extra delay per packet, e.g. 30ms.") var jitter = "0s"
+    @Option(help: "Participant I joins late: I@TIME, e.g. 2@5s (repeatable).") var join: [String] = []
+    @Option(help: "Participant I leaves early: I@TIME (repeatable).") var leave: [String] = []
+    @Option(help: "Halve every picture's size at this time.") var resolutionChangeAt: String?
+    @Option(help: "White flash with an audio click every this often (A/V sync checks).") var flashEvery: String?
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Flag(help: "Audio only.") var audioOnly = false
+
+    func run() throws {
+        var options = SynthOptions()
+        options.participants = participants
+        guard (1...64).contains(participants) else { throw ValidationError("--participants must be 1...64") }
+        options.seconds = try duration(seconds, "--seconds")
+        guard let codec = Codec(encodingName: codec), codec == .vp8 || codec == .vp9 else { throw ValidationError("--codec: vp8 or vp9") }
+        options.videoCodec = codec
+        let dims = size.lowercased().split(separator: "x").compactMap { Int($0) }
+        guard dims.count == 2, (16...4096).contains(dims[0]), (16...4096).contains(dims[1]) else { throw ValidationError("--size: WxH, e.g. 640x360") }
+        options.width = dims[0] & ~1
+        options.height = dims[1] & ~1
+        options.fps = fps
+        options.videoBitrateKbps = videoKbps
+        options.keyframeInterval = keyframeInterval
+        for (name, value) in [("--loss", loss), ("--reorder", reorder), ("--duplicate", duplicate)] where !(0...1).contains(value) {
+            throw ValidationError("\(name) must be a fraction 0...1")
+        }
+        options.loss = loss
+        options.reorder = reorder
+        options.duplicate = duplicate
+        options.jitterMillis = try duration(jitter, "--jitter") * 1000
+        options.joinAt = try schedule(join, "--join")
+        options.leaveAt = try schedule(leave, "--leave")
+        options.resolutionChangeAt = try resolutionChangeAt.map { try duration($0, "--resolution-change-at") }
+        options.flashEvery = try flashEvery.map { try duration($0, "--flash-every") }
+        options.seed = seed
+        options.audioOnly = audioOnly
+        guard let format = SynthFormat(rawValue: format) else { throw ValidationError("--format: mjr, pcap or rtpdump") }
+        try runJob {
+            let (paths, stats) = try SynthJob.run(options: options, format: format, out: out)
+            for path in paths { print("wrote \(path)") }
+            log("synth: \(stats.audioFrames) audio frames, \(stats.videoFrames) video frames, \(stats.packetsSent) packets sent, \(stats.packetsDropped) dropped, \(stats.packetsDuplicated) duplicated, \(stats.packetsReordered) reordered")
+        }
+    }
+
+    private func duration(_ text: String, _ flag: String) throws -> Double {
+        guard let value = parseDuration(text) else { throw ValidationError("\(flag): '\(text)' is not a duration like 90s, 15m, 1h30m") }
+        return value
+    }
+
+    private func schedule(_ items: [String], _ flag: String) throws -> [Int: Double] {
+        var map: [Int: Double] = [:]
+        for item in items {
+            let parts = item.split(separator: "@")
+            guard parts.count == 2, let index = Int(parts[0]), index >= 0, index < participants, let t = parseDuration(String(parts[1])) else {
+                throw ValidationError("\(flag): '\(item)' is not INDEX@TIME with INDEX below --participants")
+            }
+            map[index] = t
+        }
+        return map
+    }
+}
+
+/// Prints to standard error.
+func log(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
+/// Runs a job, turning its errors into a message and the documented exit code.
+func runJob(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as ValidationError {
+        throw error
+    } catch let error as CaptureError {
+        log("error: \(error)")
+        throw ExitCode(ExitCodes.badInput)
+    } catch let error as IngestError {
+        log("error: \(error)")
+        throw ExitCode(ExitCodes.badInput)
+    } catch let error as JobError {
+        log("error: \(error)")
+        throw ExitCode(ExitCodes.badInput)
+    } catch {
+        log("error: \(error)")
+        let text = "\(error)"
+        throw ExitCode(text.contains("exists") ? ExitCodes.cannotCreateOutput : ExitCodes.ioError)
+    }
+}
+
+Flowrec.main()
