@@ -2,5 +2,15 @@ import COpus
 import CVPX
 import CShims
 
+// Module `Media`: everything between an RTP packet and a raw picture or PCM buffer.
+//
+// - `MediaTypes.swift`: the shared value types (`Codec`, `MediaKind`, `EncodedFrame`, `I420Frame`).
+// - `RTPMedia/`: depacketizers and the jitter buffer (RTP → `EncodedFrame`).
+// - `Codecs/`: the codec wrappers over the C libraries, each a final class owning one C context:
+//   `OpusEncoder`/`OpusDecoder` (libopus, with PLC and in-band FEC), `VPXEncoder`/`VPXDecoder`
+//   (libvpx VP8/VP9), the `CodecError` they throw, and test-signal helpers (`sineWave`,
+//   `goertzelPower`, `dominantFrequency`, `I420Frame.fill`/`averageColor`) for tests that
+//   check media by decoding it.
+
 /// libopus version string, proving the binding links.
 let opusVersion = String(cString: opus_get_version_string())

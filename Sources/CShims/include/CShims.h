@@ -32,6 +32,12 @@ static inline int flowrec_opus_set_dtx(OpusEncoder *enc, opus_int32 on) {
 static inline int flowrec_opus_get_lookahead(OpusEncoder *enc, opus_int32 *out) {
     return opus_encoder_ctl(enc, OPUS_GET_LOOKAHEAD(out));
 }
+static inline int flowrec_opus_set_signal(OpusEncoder *enc, opus_int32 signal) {
+    return opus_encoder_ctl(enc, OPUS_SET_SIGNAL(signal));
+}
+static inline int flowrec_opus_set_vbr(OpusEncoder *enc, opus_int32 on) {
+    return opus_encoder_ctl(enc, OPUS_SET_VBR(on));
+}
 
 // MARK: libvpx
 
@@ -45,6 +51,17 @@ static inline vpx_codec_err_t flowrec_vpx_dec_init(vpx_codec_ctx_t *ctx, vpx_cod
 }
 static inline vpx_codec_err_t flowrec_vpx_control_int(vpx_codec_ctx_t *ctx, int id, int value) {
     return vpx_codec_control_(ctx, id, value);
+}
+/// Reads the frame fields of a `VPX_CODEC_CX_FRAME_PKT` packet (the payload lives in an anonymous union).
+/// Returns 0 when `pkt` is not a frame packet.
+static inline int flowrec_vpx_pkt_frame(const vpx_codec_cx_pkt_t *pkt, const uint8_t **buf, size_t *size,
+                                        vpx_codec_pts_t *pts, vpx_codec_frame_flags_t *flags) {
+    if (pkt->kind != VPX_CODEC_CX_FRAME_PKT) return 0;
+    *buf = (const uint8_t *)pkt->data.frame.buf;
+    *size = pkt->data.frame.sz;
+    *pts = pkt->data.frame.pts;
+    *flags = pkt->data.frame.flags;
+    return 1;
 }
 
 // MARK: libavutil
