@@ -17,6 +17,8 @@ public struct StreamStats: Sendable, Equatable {
     public var firstRTPTimestamp: Int64?
     public var lastRTPTimestamp: Int64?
 
+    public init() {}
+
     public struct Resolution: Sendable, Equatable, CustomStringConvertible {
         public var width: Int
         public var height: Int

@@ -66,7 +66,7 @@ public enum RoomScanner {
                 if repairTypes.contains(packet.payloadType) { continue }
                 var codec: Codec?
                 var source = "sniffed"
-                if let header = mjrHeaders[sourced.input], let c = header.codec.flatMap(Codec.init(encodingName:)) {
+                if let header = mjrHeaders[sourced.input], let c = Codec(encodingName: header.codec) {
                     codec = c
                     source = "mjr header"
                 } else if let c = options.payloadTypes[packet.payloadType] {
