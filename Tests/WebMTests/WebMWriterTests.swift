@@ -77,9 +77,12 @@ struct WebMWriterTests {
         let duration = try #require(probe.duration)
         #expect(abs(duration - 2.0) <= 0.05, "duration \(duration)")
         #expect((probe.format["format_name"] as? String)?.contains("webm") == true)
-        // Audio starts at 0 once the pre-skip is trimmed (CodecDelay handled).
+        // Video starts at 0; audio packets start one pre-skip (CodecDelay) earlier, so the first
+        // real sample, after the pre-skip is trimmed, also plays at 0.
+        let videoStart = try #require((video["start_time"] as? String).flatMap(Double.init))
         let audioStart = try #require((audio["start_time"] as? String).flatMap(Double.init))
-        #expect(abs(audioStart) <= 0.008, "audio start \(audioStart)")
+        #expect(videoStart == 0, "video start \(videoStart)")
+        #expect(abs(audioStart + Double(opus.lookahead) / 48_000) <= 0.001, "audio start \(audioStart)")
 
         let pcm = try decodeAudio(path)
         #expect(abs(pcm.count - (96_000 - opus.lookahead)) <= 960, "decoded \(pcm.count) samples")
