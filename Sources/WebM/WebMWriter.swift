@@ -98,7 +98,8 @@ public final class WebMWriter: @unchecked Sendable {
     }
 
     deinit {
-        if state == .open { release(removePartial: false) }
+        // Frees whatever is still held (after a failed write or finish too); keeps the partial file.
+        release(removePartial: false)
     }
 
     private func fail(_ what: String, _ code: Int32) -> WebMError {

@@ -122,8 +122,6 @@ struct WebMWriterTests {
             let bg = pictures[59].averageColor(in: PixelRect(x: 8, y: 180, width: 100, height: 40))
             #expect(abs(bg.y - 81) < 10 && abs(bg.u - 90) < 10 && abs(bg.v - 240) < 10, "background after resize \(bg)")
         }
-        // Our own decoder follows the size change in-band too: demux with ffmpeg to raw IVF-less frames
-        // is not needed; the decode above proves playability.
     }
 
     @Test func refusesToOverwriteUnlessAsked() throws {
