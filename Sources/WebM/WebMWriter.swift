@@ -45,9 +45,10 @@ public enum WebMTrack: Sendable, Equatable {
 ///   on the same track is **nudged to previous + 1 ms** (and counted in `timestampsAdjusted`)
 ///   so the file stays valid and strictly ordered; nothing is dropped.
 /// - Audio: `ptsMillis` is the time of the packet's first *input* sample (packet n of a 20 ms
-///   stream starting at T is at T + 20n). The writer declares the pre-skip as the track's
-///   CodecDelay and shifts the blocks by it, so after a player trims the pre-skip the first
-///   real sample plays at T, in sync with video stamped the same way.
+///   stream starting at T is at T + 20n). The pre-skip is declared as the track's CodecDelay
+///   (`initial_padding`); libavformat stores blocks offset by it and demuxers subtract it, so a
+///   reader sees the packets `preSkip/48` ms earlier and, after trimming the pre-skip, the first
+///   real sample plays at T — in sync with video stamped on the same clock.
 /// - Audio packets are all marked as keyframes (every Opus packet is decodable on its own);
 ///   for video `isKeyframe` sets `AV_PKT_FLAG_KEY`, which is what the cues index.
 /// - `durationMillis` nil: for Opus it is read from the packet's TOC byte (RFC 6716 §3.1); for
@@ -71,8 +72,6 @@ public final class WebMWriter: @unchecked Sendable {
     private var ctx: UnsafeMutablePointer<AVFormatContext>?
     private var packet: UnsafeMutablePointer<AVPacket>?
     private var lastPts: [Int64?]
-    /// Per track: milliseconds subtracted from the caller's pts (the Opus pre-skip).
-    private var ptsShift: [Int64]
     private var state: State = .open
 
     private enum State { case open, finished, aborted, failed }
@@ -85,7 +84,6 @@ public final class WebMWriter: @unchecked Sendable {
         self.tracks = tracks
         self.framesWritten = Array(repeating: 0, count: tracks.count)
         self.lastPts = Array(repeating: nil, count: tracks.count)
-        self.ptsShift = Array(repeating: 0, count: tracks.count)
 
         guard !tracks.isEmpty else { throw WebMError(path: path, reason: "no tracks") }
         if !overwrite && access(path, F_OK) == 0 {
@@ -100,7 +98,8 @@ public final class WebMWriter: @unchecked Sendable {
     }
 
     deinit {
-        if state == .open { release(removePartial: false) }
+        // Frees whatever is still held (after a failed write or finish too); keeps the partial file.
+        release(removePartial: false)
     }
 
     private func fail(_ what: String, _ code: Int32) -> WebMError {
@@ -162,13 +161,6 @@ public final class WebMWriter: @unchecked Sendable {
         ret = avformat_write_header(octx, nil)
         guard ret >= 0 else { throw fail("avformat_write_header", ret) }
 
-        for (index, track) in tracks.enumerated() {
-            if case let .audio(_, _, _, preSkip) = track, preSkip > 0 {
-                // The muxer adds the CodecDelay (rounded the same way) to every block of the track.
-                let st = octx.pointee.streams[index]!
-                ptsShift[index] = av_rescale_q(Int64(preSkip), AVRational(num: 1, den: 48_000), st.pointee.time_base)
-            }
-        }
         guard let pkt = av_packet_alloc() else {
             throw WebMError(path: path, reason: "av_packet_alloc failed")
         }
@@ -210,7 +202,7 @@ public final class WebMWriter: @unchecked Sendable {
         }
         let st = ctx.pointee.streams[track]!
         let ms = AVRational(num: 1, den: 1000)
-        let ts = av_rescale_q(pts - ptsShift[track], ms, st.pointee.time_base)
+        let ts = av_rescale_q(pts, ms, st.pointee.time_base)
         packet.pointee.pts = ts
         packet.pointee.dts = ts
         packet.pointee.duration = duration.map { av_rescale_q(max(0, $0), ms, st.pointee.time_base) } ?? 0

@@ -115,6 +115,14 @@ struct CodecVPXTests {
         #expect(throws: CodecError.self) { try VPXDecoder(codec: .opus) }
         #expect(throws: CodecError.self) { try VPXEncoder(.init(codec: .h264, width: 64, height: 64)) }
         #expect(throws: CodecError.self) { try VPXEncoder(.init(codec: .vp8, width: 0, height: 64)) }
+        // Rejected by libvpx itself (VP8 sizes are 14-bit): the error carries libvpx's text, and
+        // the half-built encoder is freed exactly once.
+        do {
+            _ = try VPXEncoder(.init(codec: .vp8, width: 16_384, height: 64))
+            Issue.record("libvpx accepted a 16384-wide VP8 picture")
+        } catch {
+            #expect(error.reason.contains("vpx_codec_enc_init"), "\(error)")
+        }
     }
 
     @Test func fillAndAverageColor() {

@@ -145,12 +145,11 @@ public final class VPXEncoder: @unchecked Sendable {
             cfg.rc_end_usage = VPX_VBR
         }
 
+        // From here on every stored property is set, so a throw runs `deinit`, which frees
+        // `ctx`/`image` (and destroys the context only once `initialized`).
         err = flowrec_vpx_enc_init(ctx, iface, &cfg, 0)
         guard err == VPX_CODEC_OK else {
-            let text = vpxErrorText(ctx, err)
-            ctx.deinitialize(count: 1); ctx.deallocate()
-            image.deinitialize(count: 1); image.deallocate()
-            throw CodecError(codec: name, reason: "vpx_codec_enc_init: \(text)")
+            throw CodecError(codec: name, reason: "vpx_codec_enc_init: \(vpxErrorText(ctx, err))")
         }
         initialized = true
 
@@ -264,11 +263,10 @@ public final class VPXDecoder: @unchecked Sendable {
         ctx = .allocate(capacity: 1)
         ctx.initialize(to: vpx_codec_ctx_t())
         var cfg = vpx_codec_dec_cfg_t(threads: UInt32(max(1, threads)), w: 0, h: 0)
+        // A throw from here runs `deinit` (all stored properties are set), which frees `ctx`.
         let err = flowrec_vpx_dec_init(ctx, iface, &cfg, 0)
         guard err == VPX_CODEC_OK else {
-            let text = vpxErrorText(ctx, err)
-            ctx.deinitialize(count: 1); ctx.deallocate()
-            throw CodecError(codec: codec.rawValue, reason: "vpx_codec_dec_init: \(text)")
+            throw CodecError(codec: codec.rawValue, reason: "vpx_codec_dec_init: \(vpxErrorText(ctx, err))")
         }
         initialized = true
     }
