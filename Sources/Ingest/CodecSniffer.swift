@@ -30,7 +30,10 @@ public struct CodecSniffer: Sendable {
         var ordered = packets
         var unwrap = SequenceUnwrapper()
         let sequences = ordered.map { unwrap.unwrap($0.sequenceNumber) }
-        ordered = zip(sequences, ordered).sorted { $0.0 < $1.0 }.map(\.1)
+        // In sequence order, duplicates removed: the sample may come from a lossy, reordered capture.
+        var seen: Set<Int64> = []
+        ordered = zip(sequences, ordered).sorted { $0.0 < $1.0 }.filter { seen.insert($0.0).inserted }.map(\.1)
+        guard ordered.count >= 2 else { return nil }
 
         for codec in [Codec.vp8, .vp9] where hasPlausibleKeyframe(ordered, codec: codec) { return codec }
 
@@ -67,6 +70,11 @@ public struct CodecSniffer: Sendable {
         return groups
     }
 
+    /// Video pictures end with the RTP marker bit on their last packet, and only there.
+    private func markerFits(_ packets: [RTPPacket], _ i: Int, _ group: Range<Int>) -> Bool {
+        packets[i].marker == (i == group.upperBound - 1)
+    }
+
     private func vp8Structure(_ packets: [RTPPacket]) -> Double {
         var good = 0
         for group in pictures(packets) {
@@ -74,7 +82,7 @@ public struct CodecSniffer: Sendable {
                 guard let b0 = packets[i].payload.first else { continue }
                 let reservedClear = b0 & 0x48 == 0
                 let start = b0 & 0x10 != 0 && b0 & 0x07 == 0
-                if reservedClear && start == (i == group.lowerBound) { good += 1 }
+                if reservedClear && start == (i == group.lowerBound) && markerFits(packets, i, group) { good += 1 }
             }
         }
         return Double(good) / Double(packets.count)
@@ -88,7 +96,9 @@ public struct CodecSniffer: Sendable {
                 let begin = b0 & 0x08 != 0
                 let end = b0 & 0x04 != 0
                 // Without spatial layers a picture is one layer frame: B on the first packet, E on the last.
-                if begin == (i == group.lowerBound) && end == (i == group.upperBound - 1) { good += 1 }
+                if begin == (i == group.lowerBound) && end == (i == group.upperBound - 1) && markerFits(packets, i, group) {
+                    good += 1
+                }
             }
         }
         // Descriptors of a single-packet picture look alike in VP9 and VP8 terms; demand multi-packet evidence.
@@ -97,25 +107,33 @@ public struct CodecSniffer: Sendable {
 
     private func h264Structure(_ packets: [RTPPacket]) -> Double {
         var good = 0
-        for packet in packets {
-            guard let b0 = packet.payload.first, b0 & 0x80 == 0 else { continue }
-            let type = b0 & 0x1F
-            if (1...23).contains(type) || type == 24 || type == 28 { good += 1 }
+        for group in pictures(packets) {
+            for i in group {
+                let payload = packets[i].payload
+                guard let b0 = payload.first, b0 & 0x80 == 0, markerFits(packets, i, group) else { continue }
+                let type = b0 & 0x1F
+                if type == 28 {
+                    // FU-A: start bit on the picture's first packet... of each NAL unit; end bit with the marker.
+                    guard payload.count > 1 else { continue }
+                    let fu = payload[payload.startIndex + 1]
+                    if fu & 0x20 == 0, packets[i].marker ? fu & 0x40 != 0 : true { good += 1 }
+                } else if (1...23).contains(type) || type == 24 {
+                    good += 1
+                }
+            }
         }
         return Double(good) / Double(packets.count) - 0.05
     }
 
+    /// Opus: one packet per timestamp, and the timestamp advances by what the TOC says the packet
+    /// holds (RFC 7587 §4.1), except across DTX gaps.
     private func opusStructure(_ packets: [RTPPacket]) -> Double {
-        let groups = pictures(packets)
-        guard groups.count == packets.count else { return 0 }
-        var configCounts: [UInt8: Int] = [:]
-        for packet in packets {
-            if let toc = packet.payload.first { configCounts[toc >> 3, default: 0] += 1 }
+        guard pictures(packets).count == packets.count else { return 0 }
+        var fitting = 0
+        for i in 1..<packets.count {
+            let step = Int(packets[i].timestamp &- packets[i - 1].timestamp)
+            if let samples = OpusPacketInfo.sampleCount(Array(packets[i - 1].payload)), step == samples { fitting += 1 }
         }
-        let dominant = configCounts.values.max() ?? 0
-        // Opus RTP timestamps step by whole 2.5 ms units at 48 kHz.
-        var steady = 0
-        for i in 1..<packets.count where (packets[i].timestamp &- packets[i - 1].timestamp) % 120 == 0 { steady += 1 }
-        return min(Double(dominant) / Double(packets.count), Double(steady) / Double(packets.count - 1) + 0.02)
+        return Double(fitting) / Double(packets.count - 1) + 0.02
     }
 }

@@ -107,7 +107,8 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         try runJob {
-            let report = try InspectJob.run(inputs: try expandInputs(input.inputs), options: try input.ingestOptions())
+            let options = try input.ingestOptions()
+            let report = try InspectJob.run(inputs: try expandInputs(input.inputs), options: options)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
