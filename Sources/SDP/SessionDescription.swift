@@ -218,7 +218,7 @@ public struct SessionDescription: Sendable, Equatable {
             switch type {
             case "m":
                 let parts = value.split(separator: " ").map(String.init)
-                guard parts.count >= 3, let port = Int(parts[0].split(separator: "/").first ?? "") else {
+                guard parts.count >= 3, let port = Int(parts[1].split(separator: "/").first ?? "") else {
                     throw SDPError(line: number, reason: "malformed m-line \"\(value.prefix(60))\"")
                 }
                 media.append(SDPMediaSection(media: parts[0], port: port,
