@@ -1,5 +1,16 @@
 // Module Capture: streaming readers and writers for RTP dump files
 // (Janus .mjr, pcap, pcapng, rtpdump). No dependencies; constant memory in file size.
+//
+// Choices worth knowing (see each reader's doc comment for details):
+// - Files are read forward through a 64 KiB window (`ByteSource`); it grows only for a record
+//   whose length was checked against the format's limit (never beyond ~1 MiB).
+// - A record cut short by the end of the file ends the stream with a warning; everything before
+//   it is kept. A length that is zero, inconsistent, or implausibly large is a `CaptureError`.
+//   (.mjr: a frame longer than 9008 bytes that runs past the end is an error, a shorter one is
+//   a truncation. pcap/pcapng: caplen above the snap length or 256 KiB is an error.)
+// - pcap caplen 0 / damaged frames are skipped with a warning (libpcap accepts them).
+// - IP fragments are skipped and counted (no reassembly): RTP over fragmented UDP is rare.
+// - .mjr 8-byte "magic only" files are empty tracks: header.kind == .unknown, no packets.
 
 /// One datagram from a capture: an RTP or RTCP packet plus where/when it was seen.
 public struct CapturedPacket: Sendable, Equatable {
@@ -66,6 +77,9 @@ public struct CaptureWarning: Sendable, CustomStringConvertible, Equatable {
     }
 
     public var description: String { "\(path): byte \(offset): \(reason)" }
+
+    /// Warnings kept per reader before they are summarised (keeps memory bounded on hostile files).
+    public static let maxKept = 100
 }
 
 /// A streaming reader of captured packets, in file order.
@@ -73,13 +87,11 @@ public protocol PacketReader: AnyObject {
     /// Returns the next packet, nil at a clean end. A truncated last record ends the stream
     /// (returns nil) and appends a warning. After an error, every later call throws it again.
     func next() throws(CaptureError) -> CapturedPacket?
-    /// Warnings collected so far (bounded: at most `maxWarnings` are kept, then one summary).
+    /// Warnings collected so far (bounded: at most `CaptureWarning.maxKept` are kept, then one summary).
     var warnings: [CaptureWarning] { get }
     var path: String { get }
 }
 
-/// Warnings kept per reader before they are summarised (keeps memory bounded on hostile files).
-public let maxWarnings = 100
 
 public enum CaptureFormat: String, Sendable, CaseIterable {
     case mjr, pcap, pcapng, rtpdump
@@ -145,7 +157,7 @@ struct WarningLog {
     private(set) var items: [CaptureWarning] = []
     private var dropped = 0
     mutating func add(_ w: CaptureWarning) {
-        if items.count < maxWarnings {
+        if items.count < CaptureWarning.maxKept {
             items.append(w)
         } else {
             dropped += 1
