@@ -101,6 +101,7 @@ public struct ReorderBuffer: Sendable {
         // Too far ahead for the ring: give up on the oldest missing packets.
         if seq >= nextSeq + Int64(slots.count) {
             releaseThrough(seq - Int64(slots.count) + 1, &out)
+            releaseContiguous(&out)
         }
         highest = max(highest, seq)
         if seq == next! {
