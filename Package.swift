@@ -32,7 +32,7 @@ let package = Package(
 
         // MARK: Media
         .target(name: "Media", dependencies: ["RTP", "COpus", "CVPX", "CShims"]),
-        .target(name: "WebM", dependencies: ["CFFmpeg", "CShims"]),
+        .target(name: "WebM", dependencies: ["Media", "CFFmpeg", "CShims"]),
         .target(name: "Ingest", dependencies: ["RTP", "Capture", "Media", "SDP"]),
         .target(name: "Synth", dependencies: ["RTP", "Capture", "Media"]),
         /// What each command does (transcode, inspect, synth), independent of argument parsing.

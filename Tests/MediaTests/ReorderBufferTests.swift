@@ -90,7 +90,10 @@ import RTP
         out += rb.insert(pkt(2), arrivalMicros: 10_000)
         out += rb.insert(pkt(3), arrivalMicros: 20_000)
         out += rb.insert(pkt(6), arrivalMicros: 50_000)
-        #expect(sequences(out) == [0])
+        // The first packet waits its full delay too (a predecessor may still come).
+        #expect(sequences(out) == [])
+        #expect(rb.advance(toMicros: 99_999).isEmpty)
+        #expect(sequences(rb.advance(toMicros: 100_000)) == [0])
         #expect(rb.advance(toMicros: 109_999).isEmpty)
         let a = rb.advance(toMicros: 110_000)
         #expect(gaps(a) == [[1, 1]])
@@ -116,7 +119,33 @@ import RTP
         // No advance() call: the next arrival is past 12's deadline, so 11 is given up first.
         let out = rb.insert(pkt(13), arrivalMicros: 200_000)
         #expect(gaps(out) == [[11, 1]])
-        #expect(sequences(out) == [12, 13])
+        #expect(sequences(out) == [10, 12, 13])
+    }
+
+    @Test func packetSentBeforeTheFirstArrivalStillGetsIn() {
+        var rb = ReorderBuffer(maxPackets: 256, maxDelayMicros: 100_000)
+        var out = rb.insert(pkt(501), arrivalMicros: 0)
+        out += rb.insert(pkt(500), arrivalMicros: 1_000)
+        out += rb.insert(pkt(502), arrivalMicros: 2_000)
+        out += rb.flush()
+        #expect(sequences(out) == [500, 501, 502])
+        #expect(rb.stats.late == 0 && rb.stats.lost == 0)
+    }
+
+    @Test func senderRestartIsFollowedNotStalled() {
+        var rb = ReorderBuffer(maxPackets: 64, maxDelayMicros: 100_000)
+        var out: [ReorderOutput] = []
+        var t: Int64 = 0
+        for s in 20_000..<20_010 { out += rb.insert(pkt(UInt16(s)), arrivalMicros: t); t += 20_000 }
+        // The sender restarts at 5000: three packets confirm it, the first two are dropped.
+        for s in 5_000..<5_020 { out += rb.insert(pkt(UInt16(s)), arrivalMicros: t); t += 20_000 }
+        out += rb.flush()
+        let seqs = sequences(out)
+        #expect(seqs.count == 10 + 18)
+        #expect(zip(seqs, seqs.dropFirst()).allSatisfy { $0 < $1 })
+        #expect(rb.stats.restarts == 1)
+        #expect(rb.stats.late == 2)
+        #expect(gaps(out) == [[20_010, 1]])
     }
 
     @Test func gapAcrossWrapAndFlush() {

@@ -38,6 +38,8 @@ public struct ReorderStats: Sendable, Equatable {
     public var late = 0
     /// Packets released in order.
     public var released = 0
+    /// Times the sender's sequence numbers jumped far back and the buffer started over.
+    public var restarts = 0
 
     public init() {}
 }
@@ -62,6 +64,11 @@ public struct ReorderBuffer: Sendable {
     private var buffered = 0
     /// Ring remembering recently released sequence numbers, to tell duplicates from late packets.
     private var history: [Int64]
+    /// Next sequence number of a run of far-behind packets that may be a sender restart.
+    private var restartCandidate: Int64?
+    private var restartRun = 0
+    /// Added to unwrapped sequence numbers after sender restarts, so output stays increasing.
+    private var restartOffset: Int64 = 0
 
     public init(maxPackets: Int = 256, maxDelayMicros: Int64 = 200_000) {
         self.maxPackets = max(1, maxPackets)
@@ -81,17 +88,41 @@ public struct ReorderBuffer: Sendable {
     public mutating func insert(_ packet: RTPPacket, arrivalMicros: Int64) -> [ReorderOutput] {
         stats.received += 1
         var out = advance(toMicros: arrivalMicros)
-        let seq = seqUnwrapper.unwrap(packet.sequenceNumber)
-        guard let nextSeq = next else {
+        var seq = seqUnwrapper.unwrap(packet.sequenceNumber) + restartOffset
+        guard var nextSeq = next else {
+            // The first packet waits like any other, so one that was sent before it but arrives
+            // just after it still gets in (see below) instead of being dropped as late.
             next = seq
             highest = seq
-            emit(packet, seq, arrivalMicros, &out)
-            next = seq + 1
+            store(packet, seq, arrivalMicros)
             return out
         }
         if seq < nextSeq {
-            if history[historySlot(seq)] == seq { stats.duplicates += 1 } else { stats.late += 1 }
-            return out
+            if stats.released == 0, highest - seq < Int64(slots.count) {
+                // Nothing released yet: the stream simply starts earlier than the first arrival.
+                next = seq
+                nextSeq = seq
+            } else if nextSeq - seq > Self.restartDistance {
+                guard confirmsRestart(seq) else {
+                    stats.late += 1
+                    return out
+                }
+                // The sender restarted its sequence numbers: release what is held and continue the
+                // numbering after it (released sequences stay increasing), marking the break as a
+                // one-packet gap so a depacketizer drops any half-built frame.
+                releaseThrough(highest + 1, &out)
+                restartOffset += highest + 2 - seq
+                seq = highest + 2
+                out.append(.gap(firstSequence: highest + 1, count: 1))
+                stats.restarts += 1
+                highest = seq
+                emit(packet, seq, arrivalMicros, &out)
+                next = seq + 1
+                return out
+            } else {
+                if history[historySlot(seq)] == seq { stats.duplicates += 1 } else { stats.late += 1 }
+                return out
+            }
         }
         if seq < nextSeq + Int64(slots.count), slots[slot(seq)] != nil {
             stats.duplicates += 1
@@ -109,11 +140,27 @@ public struct ReorderBuffer: Sendable {
             next = seq + 1
             releaseContiguous(&out)
         } else {
-            let ts = tsUnwrapper.unwrap(packet.timestamp)
-            slots[slot(seq)] = OrderedPacket(packet: packet, sequence: seq, timestamp: ts, arrivalMicros: arrivalMicros)
-            buffered += 1
+            store(packet, seq, arrivalMicros)
         }
         return out
+    }
+
+    /// A packet this far behind the stream is not late but a sender restart, once confirmed.
+    static let restartDistance: Int64 = 1000
+    /// Consecutive packets of the new sequence needed to accept a restart.
+    static let restartConfirmations = 3
+
+    /// Tracks a run of consecutive far-behind packets; true once it is long enough to be a restart.
+    private mutating func confirmsRestart(_ seq: Int64) -> Bool {
+        restartRun = (restartCandidate == seq) ? restartRun + 1 : 1
+        restartCandidate = seq + 1
+        return restartRun >= Self.restartConfirmations
+    }
+
+    private mutating func store(_ packet: RTPPacket, _ seq: Int64, _ arrival: Int64) {
+        let ts = tsUnwrapper.unwrap(packet.timestamp)
+        slots[slot(seq)] = OrderedPacket(packet: packet, sequence: seq, timestamp: ts, arrivalMicros: arrival)
+        buffered += 1
     }
 
     /// Time passes: every waiting packet that arrived at least `maxDelayMicros` ago is released, with the
