@@ -3,7 +3,7 @@
 # Idempotent and quiet when everything is already there. Run as root on Debian 12.
 set -euo pipefail
 packages=(
-  pkg-config libopus-dev libvpx-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
+  pkg-config bc time libopus-dev libvpx-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
   libsrtp2-dev libssl-dev ffmpeg janus-tools
 )
 missing=()

@@ -1,4 +1,5 @@
 import Capture
+import Foundation
 import Media
 import RTP
 
@@ -26,102 +27,181 @@ public struct StreamStats: Sendable, Equatable {
     }
 }
 
-/// Pass two: replays the inputs merged by arrival time through a reorder buffer and a
-/// depacketizer per stream, and yields complete frames. Memory is bounded by the reorder
-/// buffers (packets and time) whatever the length of the inputs.
+/// Pass two: replays the inputs through a reorder buffer and a depacketizer per stream and
+/// yields complete frames, merged across inputs by arrival time.
+///
+/// Each input is read and depacketized on its own thread (streams never span inputs), handing
+/// frames over in batches through a bounded channel; this thread only merges. Memory is bounded
+/// by the reorder buffers and the channels whatever the length of the inputs.
 public final class FrameReader {
-    private let merged: MergedPacketStream
-    private let inventory: RoomInventory
-    private var pipelines: [StreamKey: StreamPipeline] = [:]
-    private var ready: [RoomFrame] = []
-    private var readyIndex = 0
-    private var lastSweepMicros = Int64.min
-    private var finished = false
+    /// Frames handed over per batch, and batches waiting per input, at most.
+    static let batchSize = 256
+    static let queuedBatches = 8
 
-    /// Opens the inputs of `inventory` again.
-    public init(inventory: RoomInventory, options: IngestOptions = IngestOptions()) throws(CaptureError) {
-        merged = try MergedPacketStream(paths: inventory.inputs)
-        self.inventory = inventory
-        for stream in inventory.streams {
-            guard let codec = stream.codec else { continue }
-            pipelines[stream.key] = StreamPipeline(codec: codec, payloadType: stream.payloadType,
-                                                   reorder: ReorderBuffer(maxPackets: options.reorderPackets, maxDelayMicros: options.reorderMicros))
+    private let channels: [BatchChannel<RoomFrame>]
+    private var batches: [[RoomFrame]]
+    private var positions: [Int]
+    private var done: [Bool]
+    private let collector = StatsCollector()
+
+    /// Starts reading the inputs of `inventory` again; errors surface from `next()`.
+    public init(inventory: RoomInventory, options: IngestOptions = IngestOptions()) {
+        var channels: [BatchChannel<RoomFrame>] = []
+        for (input, path) in inventory.inputs.enumerated() {
+            let channel = BatchChannel<RoomFrame>(capacity: Self.queuedBatches)
+            channels.append(channel)
+            let streams = inventory.streams.filter { $0.key.input == input && $0.codec != nil }
+            let collector = collector
+            let thread = Thread {
+                InputDecoder.run(path: path, input: input, streams: streams, options: options, channel: channel, collector: collector)
+            }
+            thread.name = "flowrec-input-\(input)"
+            thread.start()
         }
+        self.channels = channels
+        batches = Array(repeating: [], count: channels.count)
+        positions = Array(repeating: 0, count: channels.count)
+        done = Array(repeating: false, count: channels.count)
+    }
+
+    deinit {
+        for channel in channels { channel.cancel() }
     }
 
     /// The next frame in (approximately) arrival order, or nil when every input is done.
-    public func next() throws(CaptureError) -> RoomFrame? {
-        while readyIndex == ready.count {
-            ready.removeAll(keepingCapacity: true)
-            readyIndex = 0
-            if finished { return nil }
-            try pump()
-        }
-        defer { readyIndex += 1 }
-        return ready[readyIndex]
-    }
-
-    /// Statistics per stream so far (complete once `next()` returned nil).
-    public var stats: [StreamKey: StreamStats] { pipelines.mapValues(\.stats) }
-
-    /// Streams currently waiting for a keyframe (a live receiver would send PLI for these).
-    public var streamsNeedingKeyframe: [StreamKey] { pipelines.filter { $0.value.depacketizer.needsKeyframe }.map(\.key) }
-
-    private func pump() throws(CaptureError) {
-        guard let sourced = try merged.next() else {
-            for key in pipelines.keys.sorted() { emit(key, pipelines[key]!.finish()) }
-            finished = true
-            return
-        }
-        let data = sourced.packet.data
-        let arrival = sourced.packet.arrivalMicros
-        if !isRTCP(data), let packet = try? RTPPacket(parsing: data) {
-            let key = StreamKey(input: sourced.input, ssrc: packet.ssrc)
-            if pipelines[key] != nil, packet.payloadType == pipelines[key]!.payloadType {
-                emit(key, pipelines[key]!.push(packet, arrivalMicros: arrival))
+    /// Throws the first input's read error (it names file and offset).
+    public func next() throws -> RoomFrame? {
+        var best = -1
+        var bestArrival = Int64.max
+        for input in channels.indices where !done[input] {
+            if positions[input] == batches[input].count {
+                guard let batch = try channels[input].receive() else {
+                    done[input] = true
+                    batches[input] = []
+                    continue
+                }
+                batches[input] = batch
+                positions[input] = 0
+                if batch.isEmpty { continue }
+            }
+            let arrival = batches[input][positions[input]].frame.arrivalMicros
+            if arrival < bestArrival {
+                best = input
+                bestArrival = arrival
             }
         }
-        // Time passes for every stream: release packets held longer than the reorder window.
-        if arrival >= lastSweepMicros &+ 20_000 {
-            lastSweepMicros = arrival
-            for key in pipelines.keys.sorted() { emit(key, pipelines[key]!.advance(toMicros: arrival)) }
+        if best < 0 {
+            // Every input either finished or handed over an empty batch: try again until all are done.
+            return done.allSatisfy { $0 } ? nil : try next()
         }
+        defer { positions[best] += 1 }
+        return batches[best][positions[best]]
     }
 
-    private func emit(_ key: StreamKey, _ frames: [EncodedFrame]) {
-        for frame in frames { ready.append(RoomFrame(stream: key, frame: frame)) }
+    /// Statistics per stream (complete once `next()` returned nil).
+    public var stats: [StreamKey: StreamStats] { collector.stats }
+}
+
+/// Per-stream statistics handed back by the input threads when they finish.
+final class StatsCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var collected: [StreamKey: StreamStats] = [:]
+
+    func add(_ key: StreamKey, _ stats: StreamStats) {
+        lock.lock()
+        collected[key] = stats
+        lock.unlock()
+    }
+
+    var stats: [StreamKey: StreamStats] {
+        lock.lock()
+        defer { lock.unlock() }
+        return collected
     }
 }
 
-/// Reorder buffer + depacketizer of one stream.
-struct StreamPipeline {
-    var payloadType: UInt8
+/// The work of one input's thread: read, parse, reorder, depacketize, hand over in batches.
+enum InputDecoder {
+    static func run(path: String, input: Int, streams: [StreamInfo], options: IngestOptions,
+                    channel: BatchChannel<RoomFrame>, collector: StatsCollector) {
+        var pipelines: [StreamPipeline] = []
+        var index: [UInt32: Int] = [:]
+        for stream in streams {
+            index[stream.key.ssrc] = pipelines.count
+            pipelines.append(StreamPipeline(key: stream.key, codec: stream.codec!, payloadType: stream.payloadType,
+                                            reorder: ReorderBuffer(maxPackets: options.reorderPackets, maxDelayMicros: options.reorderMicros)))
+        }
+        var batch: [RoomFrame] = []
+        batch.reserveCapacity(FrameReader.batchSize)
+        func emit(_ key: StreamKey, _ frames: [EncodedFrame]) -> Bool {
+            for frame in frames { batch.append(RoomFrame(stream: key, frame: frame)) }
+            guard batch.count >= FrameReader.batchSize else { return true }
+            defer { batch.removeAll(keepingCapacity: true) }
+            return channel.send(batch)
+        }
+        do {
+            let reader = try openCaptureReader(path: path)
+            var lastSweep = Int64.min
+            while let captured = try reader.next() {
+                let data = captured.data
+                let arrival = captured.arrivalMicros
+                if !isRTCP(data), let packet = try? RTPPacket(parsing: data), let i = index[packet.ssrc],
+                   packet.payloadType == pipelines[i].payloadType {
+                    guard emit(pipelines[i].key, pipelines[i].push(packet, arrivalMicros: arrival)) else { return }
+                }
+                // Time passes for every stream: release packets held longer than the reorder window.
+                if arrival >= lastSweep &+ 20_000 {
+                    lastSweep = arrival
+                    for pipeline in pipelines {
+                        guard emit(pipeline.key, pipeline.advance(toMicros: arrival)) else { return }
+                    }
+                }
+            }
+            for pipeline in pipelines {
+                guard emit(pipeline.key, pipeline.finish()) else { return }
+                collector.add(pipeline.key, pipeline.stats)
+            }
+            if !batch.isEmpty, !channel.send(batch) { return }
+            channel.finish()
+        } catch {
+            for pipeline in pipelines { collector.add(pipeline.key, pipeline.stats) }
+            if !batch.isEmpty, !channel.send(batch) { return }
+            channel.finish(error: error)
+        }
+    }
+}
+
+/// Reorder buffer + depacketizer of one stream (a class: it is mutated in place per packet).
+final class StreamPipeline {
+    let key: StreamKey
+    let payloadType: UInt8
     var reorder: ReorderBuffer
     var depacketizer: any Depacketizer
     var stats = StreamStats()
 
-    init(codec: Codec, payloadType: UInt8, reorder: ReorderBuffer) {
+    init(key: StreamKey, codec: Codec, payloadType: UInt8, reorder: ReorderBuffer) {
+        self.key = key
         self.payloadType = payloadType
         self.reorder = reorder
         depacketizer = makeDepacketizer(for: codec)
     }
 
-    mutating func push(_ packet: RTPPacket, arrivalMicros: Int64) -> [EncodedFrame] {
+    func push(_ packet: RTPPacket, arrivalMicros: Int64) -> [EncodedFrame] {
         depacketize(reorder.insert(packet, arrivalMicros: arrivalMicros))
     }
 
-    mutating func advance(toMicros now: Int64) -> [EncodedFrame] {
+    func advance(toMicros now: Int64) -> [EncodedFrame] {
         depacketize(reorder.advance(toMicros: now))
     }
 
-    mutating func finish() -> [EncodedFrame] {
+    func finish() -> [EncodedFrame] {
         let frames = depacketize(reorder.flush())
         let tail = depacketizer.flush()
         record(tail)
         return frames + tail
     }
 
-    private mutating func depacketize(_ outputs: [ReorderOutput]) -> [EncodedFrame] {
+    private func depacketize(_ outputs: [ReorderOutput]) -> [EncodedFrame] {
         var frames: [EncodedFrame] = []
         for output in outputs {
             switch output {
@@ -133,7 +213,7 @@ struct StreamPipeline {
         return frames
     }
 
-    private mutating func record(_ frames: [EncodedFrame]) {
+    private func record(_ frames: [EncodedFrame]) {
         stats.reorder = reorder.stats
         stats.depacketizer = depacketizer.stats
         for frame in frames {

@@ -1,13 +1,13 @@
 /// Module `Ingest`: turns capture files into a room — participants, their streams and codecs —
 /// and then into ordered, complete encoded frames.
 ///
-/// Two passes over the same inputs, both in constant memory:
+/// Two passes over the same inputs, both in constant memory and both one thread per input:
 /// 1. ``RoomScanner`` reads packet headers only: which SSRCs exist, their codec (from the
 ///    `.mjr` header, `--sdp`, `--pt` or by sniffing the payload), which participant each belongs
 ///    to (Janus file name, `--participant`, RTCP CNAME, UDP flow or SSRC), and RTCP Sender
 ///    Reports for timing. The result is a ``RoomInventory``.
-/// 2. ``FrameReader`` replays the inputs merged by arrival time through a reorder buffer and a
-///    depacketizer per stream and yields ``RoomFrame``s in arrival order.
+/// 2. ``FrameReader`` replays each input through a reorder buffer and a depacketizer per stream
+///    and yields ``RoomFrame``s merged across inputs in arrival order.
 import Capture
 import Media
 import RTP

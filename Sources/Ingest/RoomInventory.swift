@@ -35,7 +35,8 @@ public struct StreamInfo: Sendable {
     /// The participant this stream belongs to (already safe as a file name).
     public var participant: String
     public var packets: Int = 0
-    public var payloadBytes: Int = 0
+    /// RTP packet bytes (headers included).
+    public var bytes: Int = 0
     public var firstArrivalMicros: Int64 = 0
     public var lastArrivalMicros: Int64 = 0
     /// The first RTCP Sender Report of this SSRC, when the input has RTCP.

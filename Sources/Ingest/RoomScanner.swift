@@ -3,47 +3,99 @@ import Media
 import RTP
 
 /// Pass one over a room's inputs: finds streams, codecs, participants and clock mappings,
-/// reading packet headers only.
+/// reading packet headers only. Inputs are scanned in parallel, one per core.
 public enum RoomScanner {
-    /// More distinct SSRCs than this in one room is taken as garbage; the rest are ignored.
+    /// More distinct SSRCs than this in one input is taken as garbage; the rest are ignored.
     public static let maxStreams = 1024
 
     /// Scans `paths`. Throws on unreadable or malformed inputs (the error names file and offset).
     public static func scan(paths: [String], options: IngestOptions = IngestOptions()) throws -> RoomInventory {
         guard !paths.isEmpty else { throw IngestError("no input files") }
-        let merged = try MergedPacketStream(paths: paths)
-        var order: [StreamKey] = []
-        var infos: [StreamKey: StreamInfo] = [:]
-        var sniffers: [StreamKey: CodecSniffer] = [:]
-        var cnames: [StreamKey: String] = [:]
-        var reports: [StreamKey: ClockMapping] = [:]
-        var warnings: [String] = []
+        let scans = try concurrentMap(Array(paths.enumerated())) { input, path in
+            try InputScan(path: path, input: input, options: options)
+        }
+        // Streams of all inputs in order of first appearance (input order breaks ties).
+        var streams = scans.flatMap(\.streams).enumerated()
+            .sorted { ($0.element.firstArrivalMicros, $0.offset) < ($1.element.firstArrivalMicros, $1.offset) }.map(\.element)
+        // RTCP and SDP CNAMEs group SSRCs of one endpoint into one participant (unless named explicitly).
+        let sdpCNames = options.sdpCNames
+        for i in streams.indices {
+            let scan = scans[streams[i].key.input]
+            let cname = scan.cnames[streams[i].key.ssrc] ?? sdpCNames[streams[i].key.ssrc]
+            streams[i].cname = cname
+            if let cname, explicitParticipant(path: scan.path, options: options) == nil, !scan.isMJR {
+                streams[i].participant = safeFileName(cname)
+            }
+        }
+        var participants: [ParticipantInfo] = []
+        for info in streams {
+            if let i = participants.firstIndex(where: { $0.name == info.participant }) {
+                participants[i].streams.append(info.key)
+            } else {
+                participants.append(ParticipantInfo(name: info.participant, streams: [info.key]))
+            }
+        }
+        let withMedia = scans.filter { $0.first <= $0.last }
+        return RoomInventory(inputs: paths, streams: streams, participants: participants,
+                             firstArrivalMicros: withMedia.map(\.first).min() ?? 0, lastArrivalMicros: withMedia.map(\.last).max() ?? 0,
+                             warnings: scans.flatMap(\.warnings))
+    }
+
+    static func explicitParticipant(path: String, options: IngestOptions) -> String? {
+        let base = String(path.split(separator: "/").last ?? "")
+        return options.participantByFile[path] ?? options.participantByFile[base]
+    }
+
+    /// The participant of a stream before CNAMEs are known: explicit mapping, Janus file name,
+    /// the UDP source, or the SSRC.
+    static func participantName(for key: StreamKey, path: String, isMJR: Bool, flow: UDPFlow?, options: IngestOptions) -> String {
+        if let name = explicitParticipant(path: path, options: options) { return safeFileName(name) }
+        if isMJR {
+            if let janus = JanusRecordingName(path: path) { return safeFileName(janus.user) }
+            var base = Substring(path.split(separator: "/").last ?? "")
+            if base.hasSuffix(".mjr") { base = base.dropLast(4) }
+            return safeFileName(String(base))
+        }
+        if let flow { return safeFileName("\(flow.source)-\(flow.sourcePort)") }
+        return safeFileName("ssrc-\(hex(key.ssrc))")
+    }
+}
+
+/// What one input holds: its streams (codecs resolved), CNAMEs and clock mappings by SSRC.
+struct InputScan: Sendable {
+    let path: String
+    let isMJR: Bool
+    var streams: [StreamInfo] = []
+    var cnames: [UInt32: String] = [:]
+    var first = Int64.max
+    var last = Int64.min
+    var warnings: [String] = []
+
+    init(path: String, input: Int, options: IngestOptions) throws {
+        self.path = path
+        let reader = try openCaptureReader(path: path)
+        let mjrCodec = (reader as? MJRReader).flatMap { Codec(encodingName: $0.header.codec) }
+        isMJR = reader is MJRReader
+        let ptCodecs = options.sdpPayloadTypes.merging(options.payloadTypes) { _, explicit in explicit }
+        let repairTypes = options.sdpRepairPayloadTypes
+        // `index` maps an SSRC to its slot: one hash lookup per packet.
+        var index: [UInt32: Int] = [:]
+        var sniffers: [CodecSniffer?] = []
+        var reports: [UInt32: ClockMapping] = [:]
         var ignoredStreams = 0
         var badPackets = 0
         var badRTCP = 0
-        var first = Int64.max
-        var last = Int64.min
-        let ptCodecs = options.sdpPayloadTypes.merging(options.payloadTypes) { _, explicit in explicit }
-        let repairTypes = options.sdpRepairPayloadTypes
-        let mjrHeaders: [Int: MJRHeader] = Dictionary(uniqueKeysWithValues: merged.inputs.enumerated().compactMap { i, reader in
-            (reader as? MJRReader).map { (i, $0.header) }
-        })
 
-        while let sourced = try merged.next() {
-            let data = sourced.packet.data
+        while let captured = try reader.next() {
+            let data = captured.data
             if isRTCP(data) {
                 do {
                     for rtcp in try RTCP.parseCompound(data) {
                         switch rtcp {
-                        case .senderReport(let sr):
-                            let key = StreamKey(input: sourced.input, ssrc: sr.ssrc)
-                            if reports[key] == nil {
-                                reports[key] = ClockMapping(wallMicros: NTPTime.unixMicros(fromNTP: sr.ntpTimestamp), rtpTimestamp: sr.rtpTimestamp)
-                            }
+                        case .senderReport(let sr) where reports[sr.ssrc] == nil:
+                            reports[sr.ssrc] = ClockMapping(wallMicros: NTPTime.unixMicros(fromNTP: sr.ntpTimestamp), rtpTimestamp: sr.rtpTimestamp)
                         case .sourceDescription(let chunks):
-                            for chunk in chunks {
-                                if let cname = chunk.cname { cnames[StreamKey(input: sourced.input, ssrc: chunk.ssrc)] = cname }
-                            }
+                            for chunk in chunks { if let cname = chunk.cname { cnames[chunk.ssrc] = cname } }
                         default: break
                         }
                     }
@@ -52,97 +104,77 @@ public enum RoomScanner {
                 }
                 continue
             }
-            guard let packet = try? RTPPacket(parsing: data) else {
+            guard let header = RTPHeaderPeek(data) else {
                 badPackets += 1
                 continue
             }
-            let key = StreamKey(input: sourced.input, ssrc: packet.ssrc)
-            let arrival = sourced.packet.arrivalMicros
-            if infos[key] == nil {
-                guard infos.count < maxStreams else {
+            let arrival = captured.arrivalMicros
+            let slot: Int
+            if let known = index[header.ssrc] {
+                slot = known
+            } else {
+                guard streams.count < RoomScanner.maxStreams else {
                     ignoredStreams += 1
                     continue
                 }
-                if repairTypes.contains(packet.payloadType) { continue }
+                if repairTypes.contains(header.payloadType) { continue }
                 var codec: Codec?
                 var source = "sniffed"
-                if let header = mjrHeaders[sourced.input], let c = Codec(encodingName: header.codec) {
+                if let c = mjrCodec {
                     codec = c
                     source = "mjr header"
-                } else if let c = options.payloadTypes[packet.payloadType] {
+                } else if let c = options.payloadTypes[header.payloadType] {
                     codec = c
                     source = "--pt"
-                } else if let c = ptCodecs[packet.payloadType] {
+                } else if let c = ptCodecs[header.payloadType] {
                     codec = c
                     source = "sdp"
                 }
-                let participant = participantName(for: key, path: paths[sourced.input], flow: sourced.packet.flow, options: options)
-                infos[key] = StreamInfo(key: key, codec: codec, codecSource: source, payloadType: packet.payloadType,
-                                        participant: participant, firstArrivalMicros: arrival, lastArrivalMicros: arrival)
-                if codec == nil { sniffers[key] = CodecSniffer() }
-                order.append(key)
+                let key = StreamKey(input: input, ssrc: header.ssrc)
+                let participant = RoomScanner.participantName(for: key, path: path, isMJR: isMJR, flow: captured.flow, options: options)
+                slot = streams.count
+                index[header.ssrc] = slot
+                streams.append(StreamInfo(key: key, codec: codec, codecSource: source, payloadType: header.payloadType,
+                                          participant: participant, firstArrivalMicros: arrival, lastArrivalMicros: arrival))
+                sniffers.append(codec == nil ? CodecSniffer() : nil)
             }
-            infos[key]!.packets += 1
-            infos[key]!.payloadBytes += packet.payload.count
-            infos[key]!.lastArrivalMicros = max(infos[key]!.lastArrivalMicros, arrival)
-            if sniffers[key]?.wantsMore == true { sniffers[key]!.add(packet) }
+            streams[slot].packets += 1
+            streams[slot].bytes += data.count
+            if arrival > streams[slot].lastArrivalMicros { streams[slot].lastArrivalMicros = arrival }
+            if sniffers[slot]?.wantsMore == true, let packet = try? RTPPacket(parsing: data) {
+                sniffers[slot]!.add(packet)
+            }
             first = min(first, arrival)
             last = max(last, arrival)
         }
 
-        for (key, sniffer) in sniffers {
+        for slot in streams.indices {
+            streams[slot].senderReport = reports[streams[slot].key.ssrc]
+            guard let sniffer = sniffers[slot] else { continue }
             if let codec = sniffer.guess() {
-                infos[key]!.codec = codec
+                streams[slot].codec = codec
             } else {
-                infos[key]!.codecSource = "unknown (payload type \(infos[key]!.payloadType); give --pt or --sdp)"
-                warnings.append("\(paths[key.input]): \(hex(key.ssrc)): codec not recognised, stream ignored; give --pt \(infos[key]!.payloadType)=CODEC or --sdp")
+                let info = streams[slot]
+                streams[slot].codecSource = "unknown (payload type \(info.payloadType); give --pt or --sdp)"
+                warnings.append("\(path): \(hex(info.key.ssrc)): codec not recognised, stream ignored; give --pt \(info.payloadType)=CODEC or --sdp")
             }
         }
-        // RTCP and SDP CNAMEs group SSRCs of one endpoint into one participant (unless named explicitly).
-        let sdpCNames = options.sdpCNames
-        for key in order {
-            infos[key]!.senderReport = reports[key]
-            let cname = cnames[key] ?? sdpCNames[key.ssrc]
-            infos[key]!.cname = cname
-            if let cname, explicitParticipant(path: paths[key.input], options: options) == nil,
-               mjrHeaders[key.input] == nil {
-                infos[key]!.participant = safeFileName(cname)
-            }
-        }
-        warnings += merged.warnings.map(\.description)
-        if ignoredStreams > 0 { warnings.append("more than \(maxStreams) SSRCs: \(ignoredStreams) packets of further streams ignored") }
-        if badPackets > 0 { warnings.append("\(badPackets) packets that are neither valid RTP nor RTCP skipped") }
-        if badRTCP > 0 { warnings.append("\(badRTCP) malformed RTCP packets skipped") }
-
-        var participants: [ParticipantInfo] = []
-        for key in order {
-            let name = infos[key]!.participant
-            if let i = participants.firstIndex(where: { $0.name == name }) {
-                participants[i].streams.append(key)
-            } else {
-                participants.append(ParticipantInfo(name: name, streams: [key]))
-            }
-        }
-        return RoomInventory(inputs: paths, streams: order.map { infos[$0]! }, participants: participants,
-                             firstArrivalMicros: first == .max ? 0 : first, lastArrivalMicros: last == .min ? 0 : last,
-                             warnings: warnings)
+        warnings += reader.warnings.map(\.description)
+        if ignoredStreams > 0 { warnings.append("\(path): more than \(RoomScanner.maxStreams) SSRCs: \(ignoredStreams) packets of further streams ignored") }
+        if badPackets > 0 { warnings.append("\(path): \(badPackets) packets that are neither valid RTP nor RTCP skipped") }
+        if badRTCP > 0 { warnings.append("\(path): \(badRTCP) malformed RTCP packets skipped") }
     }
+}
 
-    private static func explicitParticipant(path: String, options: IngestOptions) -> String? {
-        let base = String(path.split(separator: "/").last ?? "")
-        return options.participantByFile[path] ?? options.participantByFile[base]
-    }
+/// The fixed RTP header fields the scan needs, read without parsing the whole packet.
+struct RTPHeaderPeek {
+    var payloadType: UInt8
+    var ssrc: UInt32
 
-    /// The participant of a stream before CNAMEs are known: explicit mapping, Janus file name,
-    /// the UDP source, or the SSRC.
-    static func participantName(for key: StreamKey, path: String, flow: UDPFlow?, options: IngestOptions) -> String {
-        if let name = explicitParticipant(path: path, options: options) { return safeFileName(name) }
-        if path.hasSuffix(".mjr") {
-            if let janus = JanusRecordingName(path: path) { return safeFileName(janus.user) }
-            let base = String(path.split(separator: "/").last ?? "").dropLast(4)
-            return safeFileName(String(base))
-        }
-        if let flow { return safeFileName("\(flow.source)-\(flow.sourcePort)") }
-        return safeFileName("ssrc-\(hex(key.ssrc))")
+    /// Nil unless the bytes start like an RTP version 2 packet.
+    init?(_ bytes: [UInt8]) {
+        guard bytes.count >= 12, bytes[0] >> 6 == 2 else { return nil }
+        payloadType = bytes[1] & 0x7F
+        ssrc = UInt32(bytes[8]) << 24 | UInt32(bytes[9]) << 16 | UInt32(bytes[10]) << 8 | UInt32(bytes[11])
     }
 }

@@ -37,7 +37,7 @@ public struct InspectReport: Sendable, Codable, Equatable {
 public enum InspectJob {
     public static func run(inputs: [String], options: IngestOptions = IngestOptions()) throws -> InspectReport {
         let inventory = try RoomScanner.scan(paths: inputs, options: options)
-        let reader = try FrameReader(inventory: inventory, options: options)
+        let reader = FrameReader(inventory: inventory, options: options)
         while try reader.next() != nil {}
         let stats = reader.stats
         let streams = inventory.streams.map { info -> StreamReport in

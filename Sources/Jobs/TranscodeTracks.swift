@@ -36,7 +36,7 @@ public enum TranscodeTracksJob {
                                                             path: out.participantPath(participant.name), overwrite: overwrite)
         }
         let participantOfStream = Dictionary(uniqueKeysWithValues: inventory.streams.map { ($0.key, $0.participant) })
-        let reader = try FrameReader(inventory: inventory, options: options)
+        let reader = FrameReader(inventory: inventory, options: options)
         let span = max(1, inventory.lastArrivalMicros - inventory.firstArrivalMicros)
         var count = 0
         do {

@@ -34,8 +34,9 @@ public enum WebMTrack: Sendable, Equatable {
 
 /// Writes a WebM file with libavformat's Matroska muxer.
 ///
-/// Lifecycle: `init` creates `path + ".partial"` and writes the header; `write` adds frames
-/// (interleaved across tracks by `av_interleaved_write_frame`); `finish` writes the trailer
+/// Lifecycle: `init` creates `path + ".partial"` and writes the header; `write` adds frames,
+/// which callers hand over in time order across tracks (as a room's frames arrive; Matroska
+/// clusters tolerate the small disorder of jitter); `finish` writes the trailer
 /// (segment duration, cues — at the end of the file, libavformat's default), closes, fsyncs
 /// and renames the partial file to `path`. `abort` closes and deletes (or keeps) the partial
 /// file. A writer dropped without either keeps the partial file, as a crash would.
@@ -54,8 +55,8 @@ public enum WebMTrack: Sendable, Equatable {
 /// - `durationMillis` nil: for Opus it is read from the packet's TOC byte (RFC 6716 §3.1); for
 ///   video it is left unset (Matroska infers it from the next frame).
 ///
-/// Memory: one `AVPacket` is reused for every frame; each frame's bytes go into one
-/// refcounted buffer that the interleaving queue owns until written.
+/// Memory: one `AVPacket` is reused for every frame and borrows the frame's bytes while
+/// `av_write_frame` writes them: no allocation or copy per frame.
 ///
 /// Owns the `AVFormatContext` (streams, extradata, `AVIOContext`) and the `AVPacket`, all freed
 /// by `finish`, `abort` or `deinit`. `@unchecked Sendable`: not internally synchronised, no shared
@@ -195,24 +196,28 @@ public final class WebMWriter: @unchecked Sendable {
             }
         }
 
-        var ret = av_new_packet(packet, Int32(data.count))
-        guard ret >= 0 else { throw fail("av_new_packet", ret) }
-        data.withUnsafeBufferPointer { src in
-            packet.pointee.data.update(from: src.baseAddress!, count: src.count)
-        }
         let st = ctx.pointee.streams[track]!
         let ms = AVRational(num: 1, den: 1000)
         let ts = av_rescale_q(pts, ms, st.pointee.time_base)
-        packet.pointee.pts = ts
-        packet.pointee.dts = ts
-        packet.pointee.duration = duration.map { av_rescale_q(max(0, $0), ms, st.pointee.time_base) } ?? 0
-        packet.pointee.flags = keyframe ? AV_PKT_FLAG_KEY : 0
-        packet.pointee.stream_index = Int32(track)
-        ret = av_interleaved_write_frame(ctx, packet)  // takes the packet's reference
-        av_packet_unref(packet)
+        // The packet borrows `data` (no reference-counted buffer, no copy): av_write_frame writes
+        // it before returning. Callers hand frames over in time order across tracks (the room's
+        // arrival order), which is the interleaving Matroska clusters need.
+        let ret = data.withUnsafeBufferPointer { src -> Int32 in
+            packet.pointee.data = UnsafeMutablePointer(mutating: src.baseAddress!)
+            packet.pointee.size = Int32(src.count)
+            packet.pointee.pts = ts
+            packet.pointee.dts = ts
+            packet.pointee.duration = duration.map { av_rescale_q(max(0, $0), ms, st.pointee.time_base) } ?? 0
+            packet.pointee.flags = keyframe ? AV_PKT_FLAG_KEY : 0
+            packet.pointee.stream_index = Int32(track)
+            let ret = av_write_frame(ctx, packet)
+            packet.pointee.data = nil
+            packet.pointee.size = 0
+            return ret
+        }
         guard ret >= 0 else {
             state = .failed
-            throw fail("av_interleaved_write_frame (track \(track), \(ptsMillis) ms)", ret)
+            throw fail("av_write_frame (track \(track), \(ptsMillis) ms)", ret)
         }
         framesWritten[track] += 1
     }
