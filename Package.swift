@@ -14,6 +14,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "flowrec", targets: ["flowrec"]),
+        /// The modules as a library, for the benchmarks package and other tools.
+        .library(name: "FlowrecKit", targets: ["RTP", "SDP", "Capture", "Media", "WebM", "Ingest", "Synth", "Jobs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

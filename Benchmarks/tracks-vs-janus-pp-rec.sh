@@ -17,20 +17,22 @@ if [ ! -f "$work/room/.done" ]; then
 fi
 audio=$(ls "$work"/room/*-audio-*.mjr)
 video=$(ls "$work"/room/*-video-*.mjr)
-measure() { /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>&1; cat "$work/time.txt"; }
+measure() { /usr/bin/time -f "%e %M %U %S" -o "$work/time.txt" "$@" >/dev/null 2>&1; cat "$work/time.txt"; }
 
 best_f=""; best_j=""
 for run in 1 2 3; do
   rm -rf "$work/out"; rm -f "$work"/pp.*
-  read -r f_wall f_rss < <(measure "$flowrec" transcode "$work/room" --tracks --out "$work/out")
-  read -r a_wall a_rss < <(measure janus-pp-rec "$audio" "$work/pp.opus")
-  read -r v_wall v_rss < <(measure janus-pp-rec "$video" "$work/pp.webm")
+  read -r f_wall f_rss f_user f_sys < <(measure "$flowrec" transcode "$work/room" --tracks --out "$work/out")
+  read -r a_wall a_rss a_user a_sys < <(measure janus-pp-rec "$audio" "$work/pp.opus")
+  read -r v_wall v_rss v_user v_sys < <(measure janus-pp-rec "$video" "$work/pp.webm")
+  f_cpu=$(echo "$f_user + $f_sys" | bc)
   j_wall=$(echo "$a_wall + $v_wall" | bc)
+  j_cpu=$(echo "$a_user + $a_sys + $v_user + $v_sys" | bc)
   j_rss=$(( a_rss > v_rss ? a_rss : v_rss ))
-  echo "run $run: flowrec ${f_wall}s ${f_rss}KB | janus-pp-rec ${j_wall}s (audio ${a_wall}s, video ${v_wall}s) ${j_rss}KB"
-  if [ -z "$best_f" ] || (( $(echo "$f_wall < $best_f" | bc) )); then best_f=$f_wall; best_frss=$f_rss; fi
-  if [ -z "$best_j" ] || (( $(echo "$j_wall < $best_j" | bc) )); then best_j=$j_wall; best_jrss=$j_rss; fi
+  echo "run $run: flowrec ${f_wall}s wall ${f_cpu}s cpu ${f_rss}KB | janus-pp-rec ${j_wall}s wall ${j_cpu}s cpu (audio ${a_wall}s, video ${v_wall}s) ${j_rss}KB"
+  if [ -z "$best_f" ] || (( $(echo "$f_wall < $best_f" | bc) )); then best_f=$f_wall; best_frss=$f_rss; best_fcpu=$f_cpu; fi
+  if [ -z "$best_j" ] || (( $(echo "$j_wall < $best_j" | bc) )); then best_j=$j_wall; best_jrss=$j_rss; best_jcpu=$j_cpu; fi
 done
 echo "recording: ${seconds}s, $(du -sh "$work/room" | cut -f1) of .mjr"
-echo "best of 3: flowrec ${best_f}s, peak RSS $((best_frss / 1024)) MB; janus-pp-rec ${best_j}s, peak RSS $((best_jrss / 1024)) MB"
-echo "ratio flowrec/janus-pp-rec wall time: $(echo "scale=2; $best_f / $best_j" | bc)"
+echo "best of 3: flowrec ${best_f}s wall, ${best_fcpu}s cpu, peak RSS $((best_frss / 1024)) MB; janus-pp-rec ${best_j}s wall, ${best_jcpu}s cpu, peak RSS $((best_jrss / 1024)) MB"
+echo "ratio flowrec/janus-pp-rec: wall $(echo "scale=2; $best_f / $best_j" | bc), cpu $(echo "scale=2; $best_fcpu / $best_jcpu" | bc)"
