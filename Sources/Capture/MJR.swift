@@ -63,7 +63,7 @@ public final class MJRReader: PacketReader {
     private var log = WarningLog()
     private let timed: Bool
     private var done = false
-    private var failure: CaptureError?
+    private var failure = StickyFailure()
 
     public init(path: String) throws(CaptureError) {
         self.path = path
@@ -179,14 +179,7 @@ public final class MJRReader: PacketReader {
     }
 
     public func next() throws(CaptureError) -> CapturedPacket? {
-        if let f = failure { throw f }
-        do throws(CaptureError) {
-            return try readNext()
-        } catch {
-            failure = error
-            done = true
-            throw error
-        }
+        try failure.guarding { () throws(CaptureError) in try readNext() }
     }
 
     private func readNext() throws(CaptureError) -> CapturedPacket? {

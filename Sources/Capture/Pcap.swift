@@ -18,7 +18,7 @@ public final class PcapReader: PacketReader {
     private let src: ByteSource
     private var log = WarningLog()
     private var done = false
-    private var failure: CaptureError?
+    private var failure = StickyFailure()
     private let limit: Int
 
     /// Bytes the reader may hold in memory at most (its bounded window).
@@ -56,14 +56,7 @@ public final class PcapReader: PacketReader {
     }
 
     public func next() throws(CaptureError) -> CapturedPacket? {
-        if let f = failure { throw f }
-        do throws(CaptureError) {
-            return try readNext()
-        } catch {
-            failure = error
-            done = true
-            throw error
-        }
+        try failure.guarding { () throws(CaptureError) in try readNext() }
     }
 
     private func readNext() throws(CaptureError) -> CapturedPacket? {

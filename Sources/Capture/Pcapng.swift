@@ -27,7 +27,7 @@ public final class PcapngReader: PacketReader {
     private let src: ByteSource
     private var log = WarningLog()
     private var done = false
-    private var failure: CaptureError?
+    private var failure = StickyFailure()
     private var big = false
     private var interfaces: [Interface] = []
     private var lastMicros: Int64 = 0
@@ -53,16 +53,11 @@ public final class PcapngReader: PacketReader {
     }
 
     public func next() throws(CaptureError) -> CapturedPacket? {
-        if let f = failure { throw f }
-        do throws(CaptureError) {
+        try failure.guarding { () throws(CaptureError) in
             while !done {
                 if let p = try readBlock(firstOnly: false) { return p }
             }
             return nil
-        } catch {
-            failure = error
-            done = true
-            throw error
         }
     }
 

@@ -24,7 +24,7 @@ public final class RTPDumpReader: PacketReader {
     private let src: ByteSource
     private var log = WarningLog()
     private var done = false
-    private var failure: CaptureError?
+    private var failure = StickyFailure()
     private let flow: UDPFlow
     static let maxLine = 1024
 
@@ -68,14 +68,7 @@ public final class RTPDumpReader: PacketReader {
     }
 
     public func next() throws(CaptureError) -> CapturedPacket? {
-        if let f = failure { throw f }
-        do throws(CaptureError) {
-            return try readNext()
-        } catch {
-            failure = error
-            done = true
-            throw error
-        }
+        try failure.guarding { () throws(CaptureError) in try readNext() }
     }
 
     private func readNext() throws(CaptureError) -> CapturedPacket? {

@@ -167,3 +167,19 @@ struct WarningLog {
         }
     }
 }
+
+/// Makes a reader's first error final: once `guarding` has thrown, every later call throws the
+/// same error again without running its body, so a reader never resumes mid-record.
+struct StickyFailure {
+    private var error: CaptureError?
+
+    mutating func guarding<T>(_ body: () throws(CaptureError) -> T) throws(CaptureError) -> T {
+        if let error { throw error }
+        do throws(CaptureError) {
+            return try body()
+        } catch {
+            self.error = error
+            throw error
+        }
+    }
+}

@@ -196,8 +196,9 @@ struct Synth: ParsableCommand {
     }
 }
 
-/// Prints to standard error.
+/// Prints to standard error (after whatever standard output holds, so the two read in order).
 func log(_ line: String) {
+    fflush(stdout)
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
 

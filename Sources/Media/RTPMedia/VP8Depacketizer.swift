@@ -131,8 +131,7 @@ public struct VP8Depacketizer: Depacketizer {
     public mutating func lost(firstSequence: Int64, count: Int) -> [EncodedFrame] {
         guard count > 0 else { return [] }
         lossOccurred()
-        let last = firstSequence + Int64(count) - 1
-        if lastSequence == nil || last > lastSequence! { lastSequence = last }
+        lastSequence = max(lastSequence ?? .min, firstSequence + Int64(count) - 1)
         return []
     }
 
