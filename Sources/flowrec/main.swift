@@ -198,7 +198,7 @@ struct Synth: ParsableCommand {
 
 /// Prints to standard error (after whatever standard output holds, so the two read in order).
 func log(_ line: String) {
-    fflush(stdout)
+    fflush(nil)  // all output streams: stdout first
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
 
