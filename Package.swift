@@ -15,10 +15,12 @@ let package = Package(
     products: [
         .executable(name: "flowrec", targets: ["flowrec"]),
         /// The modules as a library, for the benchmarks package and other tools.
-        .library(name: "FlowrecKit", targets: ["RTP", "SDP", "Capture", "Media", "WebM", "Ingest", "Synth", "Jobs"]),
+        .library(name: "FlowrecKit", targets: ["RTP", "SDP", "Capture", "Media", "WebM", "Ingest", "Synth", "AudioMix",
+                                               "VideoCompose", "Pipeline", "Jobs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // MARK: C libraries (Debian -dev packages via pkg-config)
@@ -37,12 +39,19 @@ let package = Package(
         .target(name: "Capture", swiftSettings: hotPathSettings),
 
         // MARK: Media
-        .target(name: "Media", dependencies: ["RTP", "COpus", "CVPX", "CShims"], swiftSettings: hotPathSettings),
+        .target(name: "Media", dependencies: ["RTP", "COpus", "CVPX", "CFFmpeg", "CShims"], swiftSettings: hotPathSettings),
         .target(name: "WebM", dependencies: ["Media", "CFFmpeg", "CShims"], swiftSettings: hotPathSettings),
         .target(name: "Ingest", dependencies: ["RTP", "Capture", "Media", "SDP"], swiftSettings: hotPathSettings),
         .target(name: "Synth", dependencies: ["RTP", "Capture", "Media"]),
+        /// Audio: Opus track decoding onto a sample timeline, mixing with a limiter.
+        .target(name: "AudioMix", dependencies: ["Media"], swiftSettings: hotPathSettings),
+        /// Video: layouts, scaling (libswscale) and tile composition onto a canvas.
+        .target(name: "VideoCompose", dependencies: ["Media", "CFFmpeg", "CShims"], swiftSettings: hotPathSettings),
+        /// The room pipeline: timeline, decode → mix/compose → encode → WebM, and the YAML presets.
+        .target(name: "Pipeline", dependencies: ["Media", "Ingest", "WebM", "AudioMix", "VideoCompose",
+                                                 .product(name: "Yams", package: "Yams")]),
         /// What each command does (transcode, inspect, synth), independent of argument parsing.
-        .target(name: "Jobs", dependencies: ["RTP", "Capture", "Media", "WebM", "Ingest", "Synth", "SDP"]),
+        .target(name: "Jobs", dependencies: ["RTP", "Capture", "Media", "WebM", "Ingest", "Synth", "SDP", "Pipeline"]),
 
         // MARK: Command line
         .executableTarget(name: "flowrec", dependencies: [
@@ -57,6 +66,9 @@ let package = Package(
         .testTarget(name: "WebMTests", dependencies: ["WebM", "Media"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Synth", "Capture", "RTP", "Media", "SDP"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
+        .testTarget(name: "AudioMixTests", dependencies: ["AudioMix", "Media"]),
+        .testTarget(name: "VideoComposeTests", dependencies: ["VideoCompose", "Media"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Ingest", "Synth", "Media"]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Synth", "Capture", "Media", "RTP", "WebM"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Jobs", "Media"]),
     ],

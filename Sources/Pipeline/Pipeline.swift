@@ -1,0 +1,1 @@
+/// Module `Pipeline`: the room pipeline and its YAML presets.

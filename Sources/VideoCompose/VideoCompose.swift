@@ -1,0 +1,1 @@
+/// Module `VideoCompose`: layouts, scaling and tile composition onto a canvas.
