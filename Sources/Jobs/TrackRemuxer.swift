@@ -5,14 +5,10 @@ import WebM
 /// Writes one WebM per participant holding its VP8/VP9 video and Opus audio as received
 /// (no decoding), with presentation times from RTP time, audio and video aligned.
 ///
-/// Alignment: each stream's first frame is placed at its arrival offset from the participant's
-/// first media; when the stream and the participant's reference stream both carry RTCP Sender
-/// Reports, the offset comes from the senders' NTP clocks instead (lip sync as sent). Later
-/// frames follow their RTP timestamps, so arrival jitter does not leak into the file.
+/// Alignment: a ``ParticipantClock`` whose origin is the participant's first media.
 final class ParticipantRemuxer {
     let name: String
     let path: String
-    private let inventory: RoomInventory
     private let streams: [StreamInfo]
     private let overwrite: Bool
     private var pending: [RoomFrame] = []
@@ -20,8 +16,7 @@ final class ParticipantRemuxer {
     private var videoTrack: Int?
     private var audioTrack: Int?
     private var videoCodec: Codec?
-    private var anchors: [StreamKey: Anchor] = [:]
-    private var reference: (key: StreamKey, wallMicros: Int64?, offsetMicros: Int64)?
+    private var clock: ParticipantClock
     private var lastPts: [Int: Int64] = [:]
     private(set) var framesWritten = 0
     private(set) var framesDropped = 0
@@ -33,18 +28,13 @@ final class ParticipantRemuxer {
     /// Streams starting this long after the participant's first media do not hold up opening the file.
     static let expectedWithinMicros: Int64 = 2_000_000
 
-    private struct Anchor {
-        var firstTimestamp: Int64
-        var offsetMicros: Int64
-        var clockRate: Int
-    }
-
     init(participant: ParticipantInfo, inventory: RoomInventory, path: String, overwrite: Bool) {
         name = participant.name
         self.path = path
-        self.inventory = inventory
         streams = participant.streams.compactMap { inventory.stream($0) }.filter { $0.codec != nil && $0.codec != .h264 }
         self.overwrite = overwrite
+        let participantStreams = participant.streams.compactMap { inventory.stream($0) }
+        clock = ParticipantClock(originMicros: participantStreams.map(\.firstArrivalMicros).min() ?? 0, streams: participantStreams)
     }
 
     private var participantStartMicros: Int64 { streams.map(\.firstArrivalMicros).min() ?? 0 }
@@ -104,9 +94,7 @@ final class ParticipantRemuxer {
             framesDropped += 1
             return
         }
-        let anchor = anchorFor(roomFrame)
-        let micros = anchor.offsetMicros + (frame.rtpTimestamp - anchor.firstTimestamp) * 1_000_000 / Int64(anchor.clockRate)
-        var pts = micros / 1000
+        var pts = clock.presentationMicros(of: frame, stream: roomFrame.stream) / 1000
         if let last = lastPts[track], pts <= last {
             // Audio that goes back in time is a duplicate or a sender restart: drop it; video nudges forward.
             if frame.codec == .opus {
@@ -126,26 +114,5 @@ final class ParticipantRemuxer {
                          durationMillis: duration)
         framesWritten += 1
         lastEndMillis = max(lastEndMillis, pts + (duration ?? 0))
-    }
-
-    private func anchorFor(_ roomFrame: RoomFrame) -> Anchor {
-        if let anchor = anchors[roomFrame.stream] { return anchor }
-        let frame = roomFrame.frame
-        let info = inventory.stream(roomFrame.stream)
-        let clockRate = frame.codec.clockRate
-        let wall = info?.senderReport.map { sr in
-            sr.wallMicros + Int64(Int32(bitPattern: UInt32(truncatingIfNeeded: frame.rtpTimestamp) &- sr.rtpTimestamp)) * 1_000_000 / Int64(clockRate)
-        }
-        var offset = frame.arrivalMicros - participantStartMicros
-        if let reference {
-            if let wall, let referenceWall = reference.wallMicros {
-                offset = reference.offsetMicros + (wall - referenceWall)
-            }
-        } else {
-            reference = (roomFrame.stream, wall, offset)
-        }
-        let anchor = Anchor(firstTimestamp: frame.rtpTimestamp, offsetMicros: max(0, offset), clockRate: clockRate)
-        anchors[roomFrame.stream] = anchor
-        return anchor
     }
 }

@@ -1,0 +1,51 @@
+import Media
+
+/// Places one participant's frames on a time line whose origin is a chosen arrival time (the
+/// participant's first media for per-participant files, the room's first media for the composite).
+///
+/// Each stream is anchored at its first frame: by its arrival offset from the origin or, when that
+/// stream and the participant's reference stream (the first to deliver a frame) both carry RTCP
+/// Sender Reports, by the senders' NTP clocks relative to the reference (lip sync as sent). Later
+/// frames follow their RTP timestamps, so arrival jitter never reaches the output.
+public struct ParticipantClock: Sendable {
+    public let originMicros: Int64
+    private let reports: [StreamKey: ClockMapping]
+    private var anchors: [StreamKey: Anchor] = [:]
+    private var reference: (wallMicros: Int64?, offsetMicros: Int64)?
+
+    private struct Anchor: Sendable {
+        var firstTimestamp: Int64
+        var offsetMicros: Int64
+        var clockRate: Int64
+    }
+
+    /// `streams`: the participant's streams (their Sender Reports, if any, are used).
+    public init(originMicros: Int64, streams: [StreamInfo]) {
+        self.originMicros = originMicros
+        var reports: [StreamKey: ClockMapping] = [:]
+        for stream in streams { if let sr = stream.senderReport { reports[stream.key] = sr } }
+        self.reports = reports
+    }
+
+    /// Microseconds after the origin at which `frame` of `stream` is presented (never negative).
+    public mutating func presentationMicros(of frame: EncodedFrame, stream: StreamKey) -> Int64 {
+        let anchor = anchors[stream] ?? makeAnchor(frame, stream)
+        return anchor.offsetMicros + (frame.rtpTimestamp - anchor.firstTimestamp) * 1_000_000 / anchor.clockRate
+    }
+
+    private mutating func makeAnchor(_ frame: EncodedFrame, _ stream: StreamKey) -> Anchor {
+        let clockRate = Int64(frame.codec.clockRate)
+        let wall = reports[stream].map { sr in
+            sr.wallMicros + Int64(Int32(bitPattern: UInt32(truncatingIfNeeded: frame.rtpTimestamp) &- sr.rtpTimestamp)) * 1_000_000 / clockRate
+        }
+        var offset = frame.arrivalMicros - originMicros
+        if let reference {
+            if let wall, let referenceWall = reference.wallMicros { offset = reference.offsetMicros + (wall - referenceWall) }
+        } else {
+            reference = (wall, offset)
+        }
+        let anchor = Anchor(firstTimestamp: frame.rtpTimestamp, offsetMicros: max(0, offset), clockRate: clockRate)
+        anchors[stream] = anchor
+        return anchor
+    }
+}
