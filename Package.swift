@@ -55,7 +55,7 @@ let package = Package(
 
         // MARK: Command line
         .executableTarget(name: "flowrec", dependencies: [
-            "Jobs", "Capture", "Media", "SDP",
+            "Jobs", "Capture", "Media", "SDP", "Pipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "VideoComposeTests", dependencies: ["VideoCompose", "Media"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Ingest", "Synth", "Media"]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Synth", "Capture", "Media", "RTP", "WebM"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Jobs", "Media"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Jobs", "Media", "Synth", "VideoCompose"]),
     ],
     swiftLanguageModes: [.v6]
 )

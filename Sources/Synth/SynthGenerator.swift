@@ -209,7 +209,7 @@ struct ParticipantSender {
     /// 20 ms of this participant's tone, plus a click on flash instants.
     private func audioFrame(at index: Int) -> [Int16] {
         var pcm = sineWave(frequency: participant.toneHz, sampleRate: 48_000, count: Self.frameSamples,
-                           startSample: index * Self.frameSamples, amplitude: 0.3)
+                           startSample: index * Self.frameSamples, amplitude: options.toneAmplitude)
         if let every = options.flashEvery {
             let period = Int((every * 48_000).rounded())
             let frameStart = index * Self.frameSamples

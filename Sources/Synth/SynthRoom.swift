@@ -38,6 +38,8 @@ public struct SynthOptions: Sendable {
     public var seed: UInt64 = 1
     /// Audio only (no video streams).
     public var audioOnly = false
+    /// Peak of each participant's sine tone, as a fraction of full scale.
+    public var toneAmplitude = 0.3
 
     public init() {}
 }

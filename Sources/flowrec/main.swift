@@ -4,6 +4,7 @@ import Foundation
 import Ingest
 import Jobs
 import Media
+import Pipeline
 import SDP
 import Synth
 
@@ -66,34 +67,80 @@ struct InputOptions: ParsableArguments {
 }
 
 struct Transcode: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Turn captured RTP dumps into WebM.")
+    static let configuration = CommandConfiguration(
+        abstract: "Turn captured RTP dumps into WebM: a composite of the room and/or one file per participant.")
 
     @OptionGroup var input: InputOptions
 
-    @Flag(help: "Write one WebM per participant, remuxed without transcoding.")
+    @Option(help: "Pipeline preset name (Pipelines/NAME.yaml) or YAML file: grid-720p (default), speaker-1080p, audio-only, tracks, grid-720p-tracks.")
+    var pipeline: String?
+
+    @Flag(help: "Write one WebM per participant, remuxed without transcoding (alone: only those; with --pipeline: as well).")
     var tracks = false
 
-    @Option(help: "Output: a folder, or a file name ending in .webm (per-participant files go beside it).")
+    @Option(help: "Output: a file name ending in .webm (the composite; per-participant files go beside it) or a folder.")
     var out: String
 
     @Flag(help: "Overwrite existing output files.")
     var force = false
 
     func run() throws {
-        guard tracks else {
-            throw ValidationError("the composite pipeline is not built yet; use --tracks for per-participant files")
-        }
         try runJob {
             let options = try input.ingestOptions()
+            var config: PipelineConfig
+            do {
+                config = try PipelineConfig.load(pipeline ?? (tracks ? "tracks" : "grid-720p"))
+            } catch {
+                throw ValidationError("--pipeline: \(error)")
+            }
+            if tracks { config.tracks = true }
             let files = try expandInputs(input.inputs)
-            let started = Date()
-            let result = try TranscodeTracksJob.run(inputs: files, out: OutputLocation(out), options: options, overwrite: force)
+            let reporter = ProgressReporter()
+            let result = try TranscodeJob.run(inputs: files, out: OutputLocation(out), pipeline: config, options: options,
+                                              overwrite: force, progress: { reporter.report($0) })
+            reporter.end()
             for warning in result.warnings { log("warning: \(warning)") }
             for output in result.outputs {
-                print("wrote \(output.path)  participant=\(output.participant) frames=\(output.frames) duration=\(String(format: "%.3f", output.durationSeconds))s")
+                print("wrote \(output.path)  \(output.name == "composite" ? "composite" : "participant=\(output.name)") duration=\(String(format: "%.3f", output.durationSeconds))s")
             }
-            log(String(format: "done in %.2fs", Date().timeIntervalSince(started)))
+            if let composite = result.composite {
+                log(String(format: "composite: %d video frames, %d audio blocks; mixing %.2fs, composing %.2fs", composite.videoFrames,
+                           composite.audioBlocks, composite.mixSeconds, composite.composeSeconds))
+            }
         }
+    }
+}
+
+/// A progress bar on a terminal (position, speed as × realtime, ETA); structured lines otherwise.
+final class ProgressReporter: @unchecked Sendable {
+    private let terminal = isatty(STDERR_FILENO) != 0
+    private var lastLine = -1.0
+    private var drawn = false
+
+    func report(_ p: Progress) {
+        let speed = p.elapsedSeconds > 0 ? p.mediaSeconds / p.elapsedSeconds : 0
+        let eta = speed > 0 ? max(0, (p.totalSeconds - p.mediaSeconds) / speed) : 0
+        let fraction = p.totalSeconds > 0 ? min(1, p.mediaSeconds / p.totalSeconds) : 1
+        if terminal {
+            let width = 30
+            let filled = Int(fraction * Double(width))
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            FileHandle.standardError.write(Data(String(format: "\r[%@] %3.0f%% %@/%@ %.1fx ETA %@ ", bar, fraction * 100,
+                                                        clock(p.mediaSeconds), clock(p.totalSeconds), speed, clock(eta)).utf8))
+            drawn = true
+        } else if p.elapsedSeconds - lastLine >= 10 || fraction >= 1 {
+            lastLine = p.elapsedSeconds
+            log(String(format: "progress position=%.1fs total=%.1fs speed=%.2fx eta=%.0fs", p.mediaSeconds, p.totalSeconds, speed, eta))
+        }
+    }
+
+    func end() {
+        if drawn { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+
+    private func clock(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
     }
 }
 
@@ -142,6 +189,7 @@ struct Synth: ParsableCommand {
     @Option(help: "White flash with an audio click every this often (A/V sync checks).") var flashEvery: String?
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Flag(help: "Audio only.") var audioOnly = false
+    @Option(help: "Peak of each tone as a fraction of full scale.") var toneAmplitude = 0.3
 
     func run() throws {
         var options = SynthOptions()
@@ -170,6 +218,8 @@ struct Synth: ParsableCommand {
         options.flashEvery = try flashEvery.map { try duration($0, "--flash-every") }
         options.seed = seed
         options.audioOnly = audioOnly
+        guard (0...1).contains(toneAmplitude) else { throw ValidationError("--tone-amplitude must be 0...1") }
+        options.toneAmplitude = toneAmplitude
         guard let format = SynthFormat(rawValue: format) else { throw ValidationError("--format: mjr, pcap or rtpdump") }
         try runJob {
             let (paths, stats) = try SynthJob.run(options: options, format: format, out: out)
@@ -217,6 +267,9 @@ func runJob(_ body: () throws -> Void) throws {
     } catch let error as JobError {
         log("error: \(error)")
         throw ExitCode(ExitCodes.badInput)
+    } catch let error as PipelineConfigError {
+        log("error: \(error)")
+        throw ExitCode(ExitCodes.usage)
     } catch {
         log("error: \(error)")
         let text = "\(error)"

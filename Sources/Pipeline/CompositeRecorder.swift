@@ -1,0 +1,215 @@
+import AudioMix
+import Ingest
+import Media
+import VideoCompose
+import WebM
+
+/// What the composite pipeline counted.
+public struct CompositeStats: Sendable, Equatable {
+    public var audioBlocks = 0
+    public var videoFrames = 0
+    /// Frames that would not decode (skipped; the tile holds its last picture until the next keyframe).
+    public var decodeErrors = 0
+    /// Audio frames or video frames that arrived after their time had already been written.
+    public var lateFrames = 0
+    public var durationSeconds = 0.0
+    /// Seconds spent mixing and composing (the rest is decoding, encoding and muxing).
+    public var mixSeconds = 0.0
+    public var composeSeconds = 0.0
+
+    public init() {}
+}
+
+/// Turns a room's frames, fed in arrival order, into one composite WebM: every participant's
+/// audio decoded onto the room's sample clock and mixed, every participant's video decoded and
+/// tiled on a canvas by the layout, both encoded and muxed.
+///
+/// Timing: room time 0 is the room's first media (``RoomInventory/firstArrivalMicros``); each
+/// participant's frames are placed by a ``ParticipantClock`` with that origin. Output is produced
+/// up to a watermark one second behind the newest arrival, so frames that the reorder buffers
+/// release late still land in time; memory is bounded by that second.
+public final class CompositeRecorder {
+    /// How far behind the newest arrival output is produced.
+    public static let latencyMicros: Int64 = 1_000_000
+    /// A participant stays on the canvas this long after its last media.
+    public static let leaveGraceMicros: Int64 = 1_000_000
+
+    private let config: CompositeConfig
+    private let origin: Int64
+    private let endMicros: Int64
+    private var participants: [ParticipantTrack] = []
+    private var participantOfStream: [StreamKey: Int] = [:]
+    private let writer: WebMWriter
+    private let audioTrack: Int
+    private let videoTrack: Int?
+    private let opus: OpusEncoder
+    private var mixer: AudioMixer
+    private let video: VideoOutput?
+    private var speaker = ActiveSpeakerDetector()
+    private var activeSpeaker: String?
+    private var newestArrival = Int64.min
+    /// Next audio block start and next video frame index, room time.
+    private var audioPosition: Int64 = 0
+    private var videoIndex: Int64 = 0
+    private var mixed: [Int16]
+    /// One block of each participant's audio, allocated once (the mixer reads them in place).
+    private let blockScratch: [UnsafeMutableBufferPointer<Int16>]
+    private var mixInputs: [(samples: UnsafeBufferPointer<Int16>, gain: Float)] = []
+    public private(set) var stats = CompositeStats()
+
+    static let blockSamples = 960
+
+    /// Opens `path` (as `.partial` until `finish`). Every participant of `inventory` gets a track
+    /// and, with video, a tile while present.
+    public init(inventory: RoomInventory, config: CompositeConfig, path: String, overwrite: Bool) throws {
+        self.config = config
+        origin = inventory.firstArrivalMicros
+        endMicros = inventory.lastArrivalMicros - inventory.firstArrivalMicros + 20_000
+        for (index, participant) in inventory.participants.enumerated() {
+            let streams = participant.streams.compactMap { inventory.stream($0) }.filter { $0.codec != nil }
+            guard !streams.isEmpty else { continue }
+            for stream in streams { participantOfStream[stream.key] = participants.count }
+            participants.append(try ParticipantTrack(name: participant.name, index: index, streams: streams, origin: origin,
+                                                     audioChannels: config.audio.channels))
+        }
+        opus = try OpusEncoder(sampleRate: 48_000, channels: config.audio.channels, bitrate: config.audio.bitrateKbps * 1000,
+                               application: .audio)
+        mixer = AudioMixer(channels: config.audio.channels)
+        mixed = [Int16](repeating: 0, count: Self.blockSamples * config.audio.channels)
+        blockScratch = participants.map { _ in
+            let buffer = UnsafeMutableBufferPointer<Int16>.allocate(capacity: Self.blockSamples * config.audio.channels)
+            buffer.initialize(repeating: 0)
+            return buffer
+        }
+        mixInputs.reserveCapacity(participants.count)
+        var tracks: [WebMTrack] = []
+        if let videoConfig = config.video {
+            video = try VideoOutput(videoConfig)
+            videoTrack = tracks.count
+            tracks.append(.video(codec: videoConfig.codec, width: videoConfig.width, height: videoConfig.height))
+        } else {
+            video = nil
+            videoTrack = nil
+        }
+        audioTrack = tracks.count
+        tracks.append(.audio(codec: .opus, sampleRate: 48_000, channels: config.audio.channels, preSkip: opus.lookahead))
+        writer = try WebMWriter(path: path, tracks: tracks, overwrite: overwrite)
+    }
+
+    deinit {
+        for buffer in blockScratch { buffer.deallocate() }
+    }
+
+    /// Takes one frame of the room (in arrival order) and writes whatever output is now final.
+    public func add(_ roomFrame: RoomFrame) throws {
+        guard let index = participantOfStream[roomFrame.stream] else { return }
+        if participants[index].add(roomFrame, audioReadPosition: audioPosition, videoShownMicros: videoTime(videoIndex)) == false {
+            stats.lateFrames += 1
+        }
+        newestArrival = max(newestArrival, roomFrame.frame.arrivalMicros - origin)
+        try produce(until: newestArrival - Self.latencyMicros)
+    }
+
+    /// Writes everything up to the room's end, flushes the encoders and finalises the file.
+    public func finish() throws {
+        try produce(until: endMicros)
+        if let video, let videoTrack {
+            for packet in try video.flush() {
+                try writer.write(track: videoTrack, data: packet.data, ptsMillis: videoTime(packet.pts) / 1000, isKeyframe: packet.isKeyframe)
+            }
+        }
+        try writer.finish()
+        stats.durationSeconds = Double(max(audioPosition * 1_000_000 / 48_000, videoTime(videoIndex))) / 1_000_000
+    }
+
+    /// Closes and keeps what was written as `.partial`.
+    public func abort() { writer.abort(keepPartial: true) }
+
+    private func videoTime(_ index: Int64) -> Int64 {
+        guard let fps = config.video?.fps else { return 0 }
+        return index * 1_000_000 / Int64(fps)
+    }
+
+    /// Mixes audio blocks and composes video frames, in time order, until `limit` (room µs).
+    private func produce(until limit: Int64) throws {
+        while true {
+            let audioEnd = (audioPosition + Int64(Self.blockSamples)) * 1_000_000 / 48_000
+            let nextVideo = video == nil ? Int64.max : videoTime(videoIndex)
+            if audioEnd <= nextVideo || video == nil {
+                guard audioEnd <= limit else { return }
+                try mixBlock()
+            } else {
+                guard nextVideo <= limit else { return }
+                try composeFrame(at: nextVideo)
+            }
+        }
+    }
+
+    private func mixBlock() throws {
+        let started = ContinuousClock.now
+        var levels: [String: Double] = [:]
+        mixInputs.removeAll(keepingCapacity: true)
+        for (i, participant) in participants.enumerated() where participant.hasAudio {
+            participant.readAudio(from: audioPosition, into: blockScratch[i])
+            let block = UnsafeBufferPointer(blockScratch[i])
+            levels[participant.name] = AudioMixer.level(block)
+            mixInputs.append((block, 1))
+        }
+        mixed.withUnsafeMutableBufferPointer { mixer.mix(mixInputs, into: $0) }
+        let blockStartMillis = audioPosition * 1000 / 48_000
+        activeSpeaker = speaker.update(levels: levels, atMillis: blockStartMillis) ?? activeSpeaker
+        stats.mixSeconds += (ContinuousClock.now - started).seconds
+        let packet = try opus.encode(mixed)
+        try writer.write(track: audioTrack, data: packet, ptsMillis: blockStartMillis, isKeyframe: true)
+        audioPosition += Int64(Self.blockSamples)
+        for participant in participants { participant.discardAudio(before: audioPosition) }
+        stats.audioBlocks += 1
+    }
+
+    private func composeFrame(at time: Int64) throws {
+        guard let video, let videoTrack else { return }
+        var visible: [Int] = []
+        for i in participants.indices where participants[i].isPresent(at: time) {
+            participants[i].decodeVideo(upTo: time)
+            visible.append(i)
+        }
+        stats.decodeErrors = participants.reduce(0) { $0 + $1.decodeErrors }
+        let started = ContinuousClock.now
+        let active = visible.firstIndex { participants[$0].name == activeSpeaker } ?? 0
+        let rects = Layout.tiles(video.config.layout, count: visible.count, active: active,
+                                 canvasWidth: video.config.width, canvasHeight: video.config.height)
+        var tiles: [(rect: TileRect, content: TileContent)] = []
+        for (slot, i) in visible.enumerated() where slot < rects.count {
+            tiles.append((rects[slot], participants[i].tileContent))
+        }
+        let canvas = video.compositor.compose(tiles)
+        stats.composeSeconds += (ContinuousClock.now - started).seconds
+        for packet in try video.encoder.encode(canvas, pts: videoIndex) {
+            try writer.write(track: videoTrack, data: packet.data, ptsMillis: videoTime(packet.pts) / 1000, isKeyframe: packet.isKeyframe)
+        }
+        videoIndex += 1
+        stats.videoFrames += 1
+    }
+}
+
+/// The composite's video side: canvas, compositor, encoder.
+final class VideoOutput {
+    let config: VideoConfig
+    let compositor: VideoCompositor
+    let encoder: VPXEncoder
+
+    init(_ config: VideoConfig) throws {
+        self.config = config
+        compositor = VideoCompositor(width: config.width, height: config.height)
+        encoder = try VPXEncoder(VPXEncoder.Settings(codec: config.codec, width: config.width, height: config.height, fps: config.fps,
+                                                     bitrateKbps: config.bitrateKbps, keyframeInterval: config.keyframeInterval,
+                                                     deadline: config.deadline, cpuUsed: config.cpuUsed, threads: config.threads))
+    }
+
+    func flush() throws -> [EncodedPacket] { try encoder.flush() }
+}
+
+extension Duration {
+    /// The duration in seconds as a floating-point number.
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,112 @@
+import AudioMix
+import Ingest
+import Media
+import VideoCompose
+
+/// One participant inside the composite: its audio decoded onto the room's sample clock, its
+/// video frames queued by presentation time and decoded when their time comes, and what its tile
+/// shows (the last picture, or a placeholder before the first one).
+final class ParticipantTrack {
+    let name: String
+    let hasAudio: Bool
+    private var clock: ParticipantClock
+    private var audioDecoders: [StreamKey: OpusTrackDecoder] = [:]
+    private let audioChannels: Int
+    private let timeline: PCMTimeline
+    private var videoQueue: [(pts: Int64, frame: EncodedFrame, stream: StreamKey)] = []
+    private var videoHead = 0
+    private var videoDecoders: [StreamKey: any VideoDecoding] = [:]
+    private var waitingForKeyframe: Set<StreamKey> = []
+    private var picture: I420Frame?
+    private let presentFrom: Int64
+    private let presentUntil: Int64
+    private let placeholder: TileContent
+    private(set) var decodeErrors = 0
+
+    /// Placeholder colours (BT.601 YUV) by participant order.
+    static let palette: [(UInt8, UInt8, UInt8)] = [
+        (110, 160, 100), (120, 100, 160), (140, 90, 120), (100, 140, 140), (130, 120, 90), (90, 150, 150),
+    ]
+
+    init(name: String, index: Int, streams: [StreamInfo], origin: Int64, audioChannels: Int) throws {
+        self.name = name
+        self.audioChannels = audioChannels
+        hasAudio = streams.contains { $0.codec == .opus }
+        clock = ParticipantClock(originMicros: origin, streams: streams)
+        timeline = PCMTimeline(channels: audioChannels, capacitySamples: 10 * 48_000)
+        presentFrom = (streams.map(\.firstArrivalMicros).min() ?? origin) - origin
+        presentUntil = (streams.map(\.lastArrivalMicros).max() ?? origin) - origin + CompositeRecorder.leaveGraceMicros
+        let colour = Self.palette[index % Self.palette.count]
+        let initial = name.first { $0.isLetter || $0.isNumber }.map { Character($0.uppercased()) } ?? "?"
+        placeholder = .placeholder(y: colour.0, u: colour.1, v: colour.2, initial: initial)
+    }
+
+    /// Takes one frame. Returns false when it came too late to be used (audio already mixed).
+    func add(_ roomFrame: RoomFrame, audioReadPosition: Int64, videoShownMicros: Int64) -> Bool {
+        let frame = roomFrame.frame
+        let pts = clock.presentationMicros(of: frame, stream: roomFrame.stream)
+        switch frame.codec {
+        case .opus:
+            let decoder: OpusTrackDecoder
+            if let existing = audioDecoders[roomFrame.stream] {
+                decoder = existing
+            } else {
+                guard let created = try? OpusTrackDecoder(channels: audioChannels) else { return false }
+                audioDecoders[roomFrame.stream] = created
+                decoder = created
+            }
+            let (start, samples) = decoder.decode(frame)
+            let position = pts * 48 / 1000 + (start - frame.rtpTimestamp)
+            guard position + Int64(samples.count / audioChannels) > audioReadPosition else { return false }
+            timeline.write(samples, at: position)
+            return true
+        default:
+            // Every video frame is decoded, even a late one: later frames reference it.
+            videoQueue.append((pts, frame, roomFrame.stream))
+            return pts >= videoShownMicros - 1_000_000
+        }
+    }
+
+    /// One block of this participant's audio from the room sample `position` (silence where none).
+    func readAudio(from position: Int64, into buffer: UnsafeMutableBufferPointer<Int16>) {
+        timeline.read(from: position, count: buffer.count / audioChannels, into: buffer)
+    }
+
+    func discardAudio(before position: Int64) { timeline.discard(before: position) }
+
+    /// On the canvas from its first media until a grace period after its last.
+    func isPresent(at time: Int64) -> Bool { time >= presentFrom && time < presentUntil }
+
+    /// Decodes every queued frame presented at or before `time`, in order; the last picture stays.
+    /// A frame that does not decode is counted and skipped, and that stream waits for a keyframe.
+    func decodeVideo(upTo time: Int64) {
+        while videoHead < videoQueue.count, videoQueue[videoHead].pts <= time {
+            let (_, frame, stream) = videoQueue[videoHead]
+            videoHead += 1
+            if waitingForKeyframe.contains(stream) {
+                guard frame.isKeyframe else { continue }
+                waitingForKeyframe.remove(stream)
+            }
+            do {
+                let decoder: any VideoDecoding
+                if let existing = videoDecoders[stream] {
+                    decoder = existing
+                } else {
+                    decoder = try makeVideoDecoder(codec: frame.codec, threads: 1)
+                    videoDecoders[stream] = decoder
+                }
+                if let last = try decoder.decode(frame.data).last { picture = last }
+            } catch {
+                decodeErrors += 1
+                waitingForKeyframe.insert(stream)
+            }
+        }
+        if videoHead > 64 {
+            videoQueue.removeFirst(videoHead)
+            videoHead = 0
+        }
+    }
+
+    /// What the tile shows now.
+    var tileContent: TileContent { picture.map { .picture($0) } ?? placeholder }
+}

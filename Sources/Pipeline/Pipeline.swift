@@ -1,1 +1,0 @@
-/// Module `Pipeline`: the room pipeline and its YAML presets.
