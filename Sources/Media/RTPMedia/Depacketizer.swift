@@ -39,13 +39,13 @@ extension Depacketizer {
     }
 }
 
-/// The depacketizer for `codec`. H.264 is not supported yet: its depacketizer drops and counts every packet.
+/// The depacketizer for `codec`.
 public func makeDepacketizer(for codec: Codec) -> any Depacketizer {
     switch codec {
     case .opus: return OpusDepacketizer()
     case .vp8: return VP8Depacketizer()
     case .vp9: return VP9Depacketizer()
-    case .h264: return UnsupportedDepacketizer(codec: .h264)
+    case .h264: return H264Depacketizer()
     }
 }
 
@@ -96,22 +96,6 @@ public struct OpusDepacketizer: Depacketizer {
                              arrivalMicros: packet.arrivalMicros, isKeyframe: true)]
     }
 
-    public mutating func lost(firstSequence: Int64, count: Int) -> [EncodedFrame] { [] }
-    public mutating func flush() -> [EncodedFrame] { [] }
-}
-
-/// Stands in for a codec flowrec cannot depacketize yet: drops every packet and counts it in `packetsInvalid`.
-public struct UnsupportedDepacketizer: Depacketizer {
-    public let codec: Codec
-    public private(set) var stats = DepacketizerStats()
-    public var needsKeyframe: Bool { false }
-
-    public init(codec: Codec) { self.codec = codec }
-
-    public mutating func push(_ packet: OrderedPacket) -> [EncodedFrame] {
-        stats.packetsInvalid += 1
-        return []
-    }
     public mutating func lost(firstSequence: Int64, count: Int) -> [EncodedFrame] { [] }
     public mutating func flush() -> [EncodedFrame] { [] }
 }
