@@ -55,9 +55,9 @@ public struct ActiveSpeakerDetector: Sendable {
             runs = runs.filter { atMillis - $0.value.last <= tolerance }
         }
         // Among challengers qualifying now and held long enough, switch to the loudest.
-        let hold = switchAfterMillis, runs = self.runs
+        let hold = switchAfterMillis, snapshot = runs
         let ready = Self.loudest(in: levels, where: { key, _ in
-            guard key != speaker, let run = runs[key] else { return false }
+            guard key != speaker, let run = snapshot[key] else { return false }
             return run.last == atMillis && atMillis - run.since >= hold
         })
         if let ready {
