@@ -3,13 +3,16 @@ import Media
 /// Places one participant's frames on a time line whose origin is a chosen arrival time (the
 /// participant's first media for per-participant files, the room's first media for the composite).
 ///
-/// Each stream is anchored at its first frame: by its arrival offset from the origin or, when that
-/// stream and the participant's reference stream (the first to deliver a frame) both carry RTCP
-/// Sender Reports, by the senders' NTP clocks relative to the reference (lip sync as sent). Later
-/// frames follow their RTP timestamps, so arrival jitter never reaches the output.
+/// Each stream is anchored at its first frame: by its arrival offset from the origin, read from
+/// the stream's least-delayed packet (``StreamInfo/arrivalMapping``) so the first packet's jitter
+/// does not shift it, or, when that stream and the participant's reference stream (the first to
+/// deliver a frame) both carry RTCP Sender Reports, by the senders' NTP clocks relative to the
+/// reference (lip sync as sent). Later frames follow their RTP timestamps, so arrival jitter never
+/// reaches the output.
 public struct ParticipantClock: Sendable {
     public let originMicros: Int64
     private let reports: [StreamKey: ClockMapping]
+    private let arrivals: [StreamKey: ClockMapping]
     private var anchors: [StreamKey: Anchor] = [:]
     private var reference: (wallMicros: Int64?, offsetMicros: Int64)?
 
@@ -23,8 +26,13 @@ public struct ParticipantClock: Sendable {
     public init(originMicros: Int64, streams: [StreamInfo]) {
         self.originMicros = originMicros
         var reports: [StreamKey: ClockMapping] = [:]
-        for stream in streams { if let sr = stream.senderReport { reports[stream.key] = sr } }
+        var arrivals: [StreamKey: ClockMapping] = [:]
+        for stream in streams {
+            if let sr = stream.senderReport { reports[stream.key] = sr }
+            if let mapping = stream.arrivalMapping { arrivals[stream.key] = mapping }
+        }
         self.reports = reports
+        self.arrivals = arrivals
     }
 
     /// Microseconds after the origin at which `frame` of `stream` is presented (never negative).
@@ -35,10 +43,11 @@ public struct ParticipantClock: Sendable {
 
     private mutating func makeAnchor(_ frame: EncodedFrame, _ stream: StreamKey) -> Anchor {
         let clockRate = Int64(frame.codec.clockRate)
-        let wall = reports[stream].map { sr in
-            sr.wallMicros + Int64(Int32(bitPattern: UInt32(truncatingIfNeeded: frame.rtpTimestamp) &- sr.rtpTimestamp)) * 1_000_000 / clockRate
+        func wallClock(_ mapping: ClockMapping) -> Int64 {
+            mapping.wallMicros + Int64(Int32(bitPattern: UInt32(truncatingIfNeeded: frame.rtpTimestamp) &- mapping.rtpTimestamp)) * 1_000_000 / clockRate
         }
-        var offset = frame.arrivalMicros - originMicros
+        let wall = reports[stream].map(wallClock)
+        var offset = (arrivals[stream].map(wallClock) ?? frame.arrivalMicros) - originMicros
         if let reference {
             if let wall, let referenceWall = reference.wallMicros { offset = reference.offsetMicros + (wall - referenceWall) }
         } else {

@@ -41,6 +41,9 @@ public struct StreamInfo: Sendable {
     public var lastArrivalMicros: Int64 = 0
     /// The first RTCP Sender Report of this SSRC, when the input has RTCP.
     public var senderReport: ClockMapping?
+    /// The capture clock at an RTP timestamp, taken from the least-delayed packet of the stream
+    /// (the smallest arrival minus media time): anchors the stream without the first packet's jitter.
+    public var arrivalMapping: ClockMapping?
     /// RTCP SDES or SDP CNAME.
     public var cname: String?
 }

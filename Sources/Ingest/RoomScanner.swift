@@ -82,6 +82,7 @@ struct InputScan: Sendable {
         var index: [UInt32: Int] = [:]
         var sniffers: [CodecSniffer?] = []
         var reports: [UInt32: ClockMapping] = [:]
+        var delays: [MinimumDelay] = []
         var ignoredStreams = 0
         var badPackets = 0
         var badRTCP = 0
@@ -137,9 +138,11 @@ struct InputScan: Sendable {
                 streams.append(StreamInfo(key: key, codec: codec, codecSource: source, payloadType: header.payloadType,
                                           participant: participant, firstArrivalMicros: arrival, lastArrivalMicros: arrival))
                 sniffers.append(codec == nil ? CodecSniffer() : nil)
+                delays.append(MinimumDelay())
             }
             streams[slot].packets += 1
             streams[slot].bytes += data.count
+            delays[slot].add(timestamp: header.timestamp, arrivalMicros: arrival)
             if arrival > streams[slot].lastArrivalMicros { streams[slot].lastArrivalMicros = arrival }
             if sniffers[slot]?.wantsMore == true, let packet = try? RTPPacket(parsing: data) {
                 sniffers[slot]!.add(packet)
@@ -150,6 +153,7 @@ struct InputScan: Sendable {
 
         for slot in streams.indices {
             streams[slot].senderReport = reports[streams[slot].key.ssrc]
+            defer { streams[slot].arrivalMapping = streams[slot].codec.flatMap { delays[slot].mapping(clockRate: $0.clockRate) } }
             guard let sniffer = sniffers[slot] else { continue }
             if let codec = sniffer.guess() {
                 streams[slot].codec = codec
@@ -166,15 +170,36 @@ struct InputScan: Sendable {
     }
 }
 
+/// Finds a stream's least-delayed packet: the one whose arrival minus media time is smallest,
+/// for both RTP clock rates in use (the codec may only be known after the scan).
+struct MinimumDelay {
+    private var unwrapper = TimestampUnwrapper()
+    private var best48: (delay: Int64, mapping: ClockMapping)?
+    private var best90: (delay: Int64, mapping: ClockMapping)?
+
+    mutating func add(timestamp: UInt32, arrivalMicros: Int64) {
+        let ticks = unwrapper.unwrap(timestamp)
+        let mapping = ClockMapping(wallMicros: arrivalMicros, rtpTimestamp: timestamp)
+        let delay48 = arrivalMicros - ticks * 1_000_000 / 48_000
+        let delay90 = arrivalMicros - ticks * 1_000_000 / 90_000
+        if best48 == nil || delay48 < best48!.delay { best48 = (delay48, mapping) }
+        if best90 == nil || delay90 < best90!.delay { best90 = (delay90, mapping) }
+    }
+
+    func mapping(clockRate: Int) -> ClockMapping? { clockRate == 48_000 ? best48?.mapping : best90?.mapping }
+}
+
 /// The fixed RTP header fields the scan needs, read without parsing the whole packet.
 struct RTPHeaderPeek {
     var payloadType: UInt8
     var ssrc: UInt32
+    var timestamp: UInt32
 
     /// Nil unless the bytes start like an RTP version 2 packet.
     init?(_ bytes: [UInt8]) {
         guard bytes.count >= 12, bytes[0] >> 6 == 2 else { return nil }
         payloadType = bytes[1] & 0x7F
+        timestamp = UInt32(bytes[4]) << 24 | UInt32(bytes[5]) << 16 | UInt32(bytes[6]) << 8 | UInt32(bytes[7])
         ssrc = UInt32(bytes[8]) << 24 | UInt32(bytes[9]) << 16 | UInt32(bytes[10]) << 8 | UInt32(bytes[11])
     }
 }

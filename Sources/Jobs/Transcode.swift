@@ -22,7 +22,7 @@ public struct TranscodeResult: Sendable {
 }
 
 /// How far a job has got: media time done out of the room's length, and the work's wall time.
-public struct Progress: Sendable {
+public struct JobProgress: Sendable {
     public var mediaSeconds: Double
     public var totalSeconds: Double
     public var elapsedSeconds: Double
@@ -38,7 +38,7 @@ public struct JobError: Error, Sendable, CustomStringConvertible {
 /// and/or one remuxed WebM per participant, from one pass over the inputs.
 public enum TranscodeJob {
     public static func run(inputs: [String], out: OutputLocation, pipeline: PipelineConfig, options: IngestOptions = IngestOptions(),
-                           overwrite: Bool = false, progress: (@Sendable (Progress) -> Void)? = nil) throws -> TranscodeResult {
+                           overwrite: Bool = false, progress: (@Sendable (JobProgress) -> Void)? = nil) throws -> TranscodeResult {
         let started = ContinuousClock.now
         let inventory = try RoomScanner.scan(paths: inputs, options: options)
         try FileManager.default.createDirectory(atPath: out.folder, withIntermediateDirectories: true)
@@ -68,7 +68,7 @@ public enum TranscodeJob {
                 if let name = participantOfStream[roomFrame.stream] { try remuxers[name]?.add(roomFrame) }
                 count += 1
                 if let progress, count % 200 == 0 {
-                    progress(Progress(mediaSeconds: Double(roomFrame.frame.arrivalMicros - inventory.firstArrivalMicros) / 1_000_000,
+                    progress(JobProgress(mediaSeconds: Double(roomFrame.frame.arrivalMicros - inventory.firstArrivalMicros) / 1_000_000,
                                       totalSeconds: total, elapsedSeconds: (ContinuousClock.now - started).seconds))
                 }
             }
@@ -92,7 +92,7 @@ public enum TranscodeJob {
                 }
                 warnings += remuxer.warnings
             }
-            progress?(Progress(mediaSeconds: total, totalSeconds: total, elapsedSeconds: (ContinuousClock.now - started).seconds))
+            progress?(JobProgress(mediaSeconds: total, totalSeconds: total, elapsedSeconds: (ContinuousClock.now - started).seconds))
             return TranscodeResult(outputs: outputs, warnings: warnings, stats: reader.stats, composite: composite?.stats, inventory: inventory)
         } catch {
             abortAll()

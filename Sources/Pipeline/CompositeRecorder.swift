@@ -36,7 +36,8 @@ public final class CompositeRecorder {
 
     private let config: CompositeConfig
     private let origin: Int64
-    private let endMicros: Int64
+    /// The end of the room: the latest presentation end of any frame seen (room µs).
+    private var endMicros: Int64 = 0
     private var participants: [ParticipantTrack] = []
     private var participantOfStream: [StreamKey: Int] = [:]
     private let writer: WebMWriter
@@ -64,7 +65,6 @@ public final class CompositeRecorder {
     public init(inventory: RoomInventory, config: CompositeConfig, path: String, overwrite: Bool) throws {
         self.config = config
         origin = inventory.firstArrivalMicros
-        endMicros = inventory.lastArrivalMicros - inventory.firstArrivalMicros + 20_000
         for (index, participant) in inventory.participants.enumerated() {
             let streams = participant.streams.compactMap { inventory.stream($0) }.filter { $0.codec != nil }
             guard !streams.isEmpty else { continue }
@@ -103,16 +103,16 @@ public final class CompositeRecorder {
     /// Takes one frame of the room (in arrival order) and writes whatever output is now final.
     public func add(_ roomFrame: RoomFrame) throws {
         guard let index = participantOfStream[roomFrame.stream] else { return }
-        if participants[index].add(roomFrame, audioReadPosition: audioPosition, videoShownMicros: videoTime(videoIndex)) == false {
-            stats.lateFrames += 1
-        }
+        let placed = participants[index].add(roomFrame, audioReadPosition: audioPosition, videoShownMicros: videoTime(videoIndex))
+        if !placed.inTime { stats.lateFrames += 1 }
+        endMicros = max(endMicros, placed.endMicros)
         newestArrival = max(newestArrival, roomFrame.frame.arrivalMicros - origin)
         try produce(until: newestArrival - Self.latencyMicros)
     }
 
     /// Writes everything up to the room's end, flushes the encoders and finalises the file.
     public func finish() throws {
-        try produce(until: endMicros)
+        try produce(until: endMicros, final: true)
         if let video, let videoTrack {
             for packet in try video.flush() {
                 try writer.write(track: videoTrack, data: packet.data, ptsMillis: videoTime(packet.pts) / 1000, isKeyframe: packet.isKeyframe)
@@ -130,8 +130,9 @@ public final class CompositeRecorder {
         return index * 1_000_000 / Int64(fps)
     }
 
-    /// Mixes audio blocks and composes video frames, in time order, until `limit` (room µs).
-    private func produce(until limit: Int64) throws {
+    /// Mixes audio blocks and composes video frames, in time order, up to `limit` (room µs): audio
+    /// blocks that end by it, video frames that start before it (at the end: that start before it).
+    private func produce(until limit: Int64, final: Bool = false) throws {
         while true {
             let audioEnd = (audioPosition + Int64(Self.blockSamples)) * 1_000_000 / 48_000
             let nextVideo = video == nil ? Int64.max : videoTime(videoIndex)
@@ -139,7 +140,7 @@ public final class CompositeRecorder {
                 guard audioEnd <= limit else { return }
                 try mixBlock()
             } else {
-                guard nextVideo <= limit else { return }
+                guard final ? nextVideo < limit : nextVideo <= limit else { return }
                 try composeFrame(at: nextVideo)
             }
         }

@@ -41,8 +41,9 @@ final class ParticipantTrack {
         placeholder = .placeholder(y: colour.0, u: colour.1, v: colour.2, initial: initial)
     }
 
-    /// Takes one frame. Returns false when it came too late to be used (audio already mixed).
-    func add(_ roomFrame: RoomFrame, audioReadPosition: Int64, videoShownMicros: Int64) -> Bool {
+    /// Takes one frame. Returns whether it came in time to be used (audio not yet mixed) and the
+    /// room time at which its presentation ends.
+    func add(_ roomFrame: RoomFrame, audioReadPosition: Int64, videoShownMicros: Int64) -> (inTime: Bool, endMicros: Int64) {
         let frame = roomFrame.frame
         let pts = clock.presentationMicros(of: frame, stream: roomFrame.stream)
         switch frame.codec {
@@ -51,19 +52,21 @@ final class ParticipantTrack {
             if let existing = audioDecoders[roomFrame.stream] {
                 decoder = existing
             } else {
-                guard let created = try? OpusTrackDecoder(channels: audioChannels) else { return false }
+                guard let created = try? OpusTrackDecoder(channels: audioChannels) else { return (false, pts) }
                 audioDecoders[roomFrame.stream] = created
                 decoder = created
             }
             let (start, samples) = decoder.decode(frame)
             let position = pts * 48 / 1000 + (start - frame.rtpTimestamp)
-            guard position + Int64(samples.count / audioChannels) > audioReadPosition else { return false }
+            let end = position + Int64(samples.count / audioChannels)
+            guard end > audioReadPosition else { return (false, end * 1000 / 48) }
             timeline.write(samples, at: position)
-            return true
+            return (true, end * 1000 / 48)
         default:
-            // Every video frame is decoded, even a late one: later frames reference it.
+            // Every video frame is decoded, even a late one: later frames reference it. A frame is
+            // shown until the next; the last one for a nominal 1/30 s.
             videoQueue.append((pts, frame, roomFrame.stream))
-            return pts >= videoShownMicros - 1_000_000
+            return (pts >= videoShownMicros - 1_000_000, pts + 33_333)
         }
     }
 

@@ -213,8 +213,9 @@ struct ParticipantSender {
         if let every = options.flashEvery {
             let period = Int((every * 48_000).rounded())
             let frameStart = index * Self.frameSamples
+            // A 2 ms click: one period of a 500 Hz square wave, loud enough to stand far above the tone.
             for n in 0..<Self.frameSamples where (frameStart + n) % period < 96 {
-                pcm[n] = (frameStart + n) % 2 == 0 ? 29_000 : -29_000
+                pcm[n] = (frameStart + n) % period < 48 ? 29_000 : -29_000
             }
         }
         return pcm

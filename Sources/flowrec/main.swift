@@ -117,7 +117,7 @@ final class ProgressReporter: @unchecked Sendable {
     private var lastLine = -1.0
     private var drawn = false
 
-    func report(_ p: Progress) {
+    func report(_ p: JobProgress) {
         let speed = p.elapsedSeconds > 0 ? p.mediaSeconds / p.elapsedSeconds : 0
         let eta = speed > 0 ? max(0, (p.totalSeconds - p.mediaSeconds) / speed) : 0
         let fraction = p.totalSeconds > 0 ? min(1, p.mediaSeconds / p.totalSeconds) : 1
