@@ -218,3 +218,55 @@ private let candidates: [Double] = [220, 330, 440, 660, 880, 1_000]
         #expect(flagged >= 45)
     }
 }
+
+@Suite struct FECQualityTests {
+    /// Energy of the difference from `reference` over `range`, relative to the reference's energy.
+    private func errorRatio(_ pcm: [Int16], _ reference: [Int16], _ range: Range<Int>) -> Double {
+        var err = 0.0, ref = 0.0
+        for i in range {
+            let d = Double(pcm[i]) - Double(reference[i])
+            err += d * d
+            ref += Double(reference[i]) * Double(reference[i])
+        }
+        return err / ref
+    }
+
+    @Test func fecRecoveryIsCloserToTheOriginalThanConcealment() throws {
+        // A tone that changes pitch mid-stream; frame 60 is lost. FEC rebuilds it from the next packet,
+        // PLC only extrapolates (measured: error ≈ 0.0006 vs 0.0037 of the signal energy).
+        let encoder = try OpusEncoder(inbandFEC: true, packetLossPercent: 20)
+        var frames: [EncodedFrame] = []
+        for i in 0..<100 {
+            let f = i < 50 ? 440.0 : 660.0
+            let pcm = sineWave(frequency: f, sampleRate: 48_000, count: 960, startSample: i * 960, amplitude: 0.5)
+            frames.append(EncodedFrame(codec: .opus, data: try encoder.encode(pcm), rtpTimestamp: Int64(i) * 960,
+                                       arrivalMicros: 0, isKeyframe: true))
+        }
+        let reference = try OpusTrackDecoder()
+        let ref = frames.flatMap { reference.decode($0).samples }
+        var lossy = frames
+        lossy.remove(at: 60)
+        let withFEC = try OpusTrackDecoder()
+        let fec = lossy.flatMap { withFEC.decode($0).samples }
+        #expect(withFEC.stats.fecRecovered == 1)
+        // The same loss without FEC data: strip the LBRR by taking the packet from a non-FEC encoder.
+        let plain = try OpusEncoder()
+        var plainFrames: [EncodedFrame] = []
+        for i in 0..<100 {
+            let f = i < 50 ? 440.0 : 660.0
+            let pcm = sineWave(frequency: f, sampleRate: 48_000, count: 960, startSample: i * 960, amplitude: 0.5)
+            plainFrames.append(EncodedFrame(codec: .opus, data: try plain.encode(pcm), rtpTimestamp: Int64(i) * 960,
+                                            arrivalMicros: 0, isKeyframe: true))
+        }
+        let plainRefDecoder = try OpusTrackDecoder()
+        let plainRef = plainFrames.flatMap { plainRefDecoder.decode($0).samples }
+        plainFrames.remove(at: 60)
+        let withPLC = try OpusTrackDecoder()
+        let plc = plainFrames.flatMap { withPLC.decode($0).samples }
+        #expect(withPLC.stats.concealedFrames == 1)
+        let lost = (60 * 960)..<(61 * 960)
+        let fecError = errorRatio(fec, ref, lost)
+        let plcError = errorRatio(plc, plainRef, lost)
+        #expect(fecError < plcError, "FEC error \(fecError), PLC error \(plcError)")
+    }
+}
