@@ -6,8 +6,8 @@ import Foundation
 /// Inputs are summed in Float (no integer wrap-around), then a look-ahead-free peak limiter brings
 /// every output sample to at most `ceilingDBFS`: per sample frame (channels linked), the gain that
 /// would put the frame's peak exactly at the ceiling is followed by a smoothed gain with a fast attack
-/// (`attackMillis`) and a slow release (`releaseMillis`), and the applied gain is the smaller of the
-/// two. The smoothed gain does the audible work once the attack has settled (a steady gain, no
+/// (`attackMillis`), a hold (`holdMillis`) and a slow release (`releaseMillis`), and the applied gain
+/// is the smaller of the two. The smoothed gain does the audible work once the attack has settled (a steady gain, no
 /// waveshaping); the instantaneous one only catches what exceeds the ceiling during the attack, so
 /// no sample ever reaches full scale. The final Int16 conversion rounds and clamps.
 ///
@@ -21,6 +21,10 @@ public struct AudioMixer: Sendable {
     /// Per-sample smoothing coefficients (one-pole, 48 kHz): the share of the old gain kept.
     private let attackCoeff: Float
     private let releaseCoeff: Float
+    /// Samples the gain is held after a peak before it starts to release.
+    private let holdSamples: Int
+    /// Hold samples left.
+    private var holdLeft = 0
     /// Smoothed limiter gain, carried across blocks.
     private var gain: Float = 1
     /// Float sum of the inputs, interleaved; reused for every block.
@@ -28,7 +32,15 @@ public struct AudioMixer: Sendable {
 
     public static let sampleRate = 48_000.0
 
-    public init(channels: Int = 1, ceilingDBFS: Double = -1, attackMillis: Double = 1, releaseMillis: Double = 150) {
+    /// - Parameters:
+    ///   - ceilingDBFS: the highest output peak, relative to 32767 (clamped to ≤ 0).
+    ///   - attackMillis: time constant of the gain reduction.
+    ///   - releaseMillis: time constant of the gain recovery.
+    ///   - holdMillis: how long the gain stays put after a peak before releasing; longer than one
+    ///     period of the lowest voice frequency, so a steady tone gets a steady gain (no ripple,
+    ///     hence no distortion).
+    public init(channels: Int = 1, ceilingDBFS: Double = -1, attackMillis: Double = 1, releaseMillis: Double = 150,
+                holdMillis: Double = 20) {
         precondition(channels == 1 || channels == 2, "AudioMixer mixes mono or stereo")
         self.channels = channels
         self.ceilingDBFS = min(0, ceilingDBFS)
@@ -38,6 +50,7 @@ public struct AudioMixer: Sendable {
         }
         self.attackCoeff = coefficient(attackMillis)
         self.releaseCoeff = coefficient(releaseMillis)
+        self.holdSamples = max(0, Int(holdMillis / 1_000 * Self.sampleRate))
     }
 
     /// Sizes the scratch buffer for blocks of up to `samples` interleaved values, so that even the
@@ -59,6 +72,8 @@ public struct AudioMixer: Sendable {
         let channels = self.channels, ceiling = self.ceiling
         let attack = attackCoeff, release = releaseCoeff
         var g = gain
+        var hold = holdLeft
+        let holdSamples = self.holdSamples
         sum.withUnsafeMutableBufferPointer { acc in
             let a = acc.baseAddress!
             a.update(repeating: 0, count: n)
@@ -74,7 +89,14 @@ public struct AudioMixer: Sendable {
                 for c in 0..<channels { peak = max(peak, abs(a[i + c])) }
                 // The gain that puts this frame's peak at the ceiling (1 when it is below).
                 let needed: Float = peak > ceiling ? ceiling / peak : 1
-                g = needed < g ? needed + (g - needed) * attack : needed + (g - needed) * release
+                if needed < g {
+                    g = needed + (g - needed) * attack
+                    hold = holdSamples
+                } else if hold > 0 {
+                    hold -= 1
+                } else {
+                    g = needed + (g - needed) * release
+                }
                 let applied = min(g, needed)
                 for c in 0..<channels {
                     let v = (a[i + c] * applied).rounded()
@@ -84,6 +106,7 @@ public struct AudioMixer: Sendable {
             }
         }
         gain = g
+        holdLeft = hold
         // A trailing partial frame in `output` is silence.
         for j in n..<output.count { output[j] = 0 }
     }
