@@ -4,7 +4,11 @@ import RTP
 
 /// True when libavcodec has the libx264 encoder the H.264 tests make their streams with.
 /// (The `ffmpeg` CLI uses the same libavcodec, so it would not have it either.)
-let x264Available = avcodec_find_encoder_by_name("libx264") != nil
+/// Also quiets libav's log (process-wide): the mutation tests make the h264 decoder complain on every call.
+let x264Available: Bool = {
+    av_log_set_level(AV_LOG_FATAL)
+    return avcodec_find_encoder_by_name("libx264") != nil
+}()
 
 /// One encoded access unit (Annex B as libx264 writes it: 3- or 4-byte start codes).
 struct TestAU {
