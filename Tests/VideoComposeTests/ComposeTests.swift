@@ -119,6 +119,41 @@ func solid(_ w: Int, _ h: Int, _ c: (y: UInt8, u: UInt8, v: UInt8)) -> I420Frame
         expectColour(out.averageColor(in: PixelRect(x: 40, y: 30, width: 40, height: 20)), palette[2], "odd tile")
     }
 
+    /// libswscale writes rows in whole SIMD chunks past the destination width; whatever was drawn
+    /// right of (and below) a picture must survive, for every width and scaling direction.
+    @Test func scalingNeverTouchesNeighbours() {
+        let compositor = VideoCompositor(width: 320, height: 48)
+        let under = TileRect(x: 0, y: 0, width: 320, height: 48)
+        let neighbour: (rect: TileRect, content: TileContent) = (under, .placeholder(y: 60, u: 70, v: 80, initial: "W"))
+        let reference = compositor.compose([neighbour])
+        let (ry, ru, rv) = (reference.y, reference.u, reference.v)
+        var failures: [String] = []
+        for width in stride(from: 2, through: 200, by: 2) {
+            // Top-left-ish, and flush with the canvas's bottom-right corner (end of the planes).
+            for (sw, sh, x, y) in [(width * 3 + 1, 97, 10, 8), (max(1, width / 3), 11, 10, 8), (width, 32, 10, 8),
+                                   (width * 2 + 1, 65, 320 - width, 16), (width, 32, 320 - width, 16)] {
+                let tile = TileRect(x: x, y: y, width: width, height: 32)
+                let picture = Layout.fit(sourceWidth: sw, sourceHeight: sh, in: tile)
+                let out = compositor.compose([neighbour, (tile, .picture(solid(sw, sh, palette[2])))])
+                var bad = 0
+                for row in 0..<48 {
+                    for col in 0..<320 where !(col >= picture.x && col < picture.maxX && row >= picture.y && row < picture.maxY) {
+                        if out.y[row * 320 + col] != ry[row * 320 + col] { bad += 1 }
+                    }
+                }
+                for row in 0..<24 {
+                    for col in 0..<160 where !(2 * col >= picture.x && 2 * col < picture.maxX && 2 * row >= picture.y && 2 * row < picture.maxY) {
+                        if out.u[row * 160 + col] != ru[row * 160 + col] || out.v[row * 160 + col] != rv[row * 160 + col] { bad += 1 }
+                    }
+                }
+                if bad > 0 { failures.append("\(sw)x\(sh) → \(picture): \(bad)") }
+                let inside = out.averageColor(in: pixelRect(picture))
+                if abs(inside.y - Double(palette[2].y)) > 3 { failures.append("\(sw)x\(sh) → \(picture): inside \(inside)") }
+            }
+        }
+        #expect(failures.isEmpty, "\(failures.prefix(10))")
+    }
+
     @Test func placeholderShowsColourAndInitial() {
         let compositor = VideoCompositor(width: 1280, height: 720)
         let rects = Layout.grid(count: 2, canvasWidth: 1280, canvasHeight: 720)
@@ -193,15 +228,21 @@ func solid(_ w: Int, _ h: Int, _ c: (y: UInt8, u: UInt8, v: UInt8)) -> I420Frame
     }
 
     @Test func microTiming() {
-        let compositor = VideoCompositor(width: 1280, height: 720)
         let rects = Layout.grid(count: 4, canvasWidth: 1280, canvasHeight: 720)
-        let tiles = (0..<4).map { (rect: rects[$0], content: TileContent.picture(solid(640, 360, palette[$0]))) }
-        compositor.compose(tiles)
-        let n = 200
-        let start = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<n { compositor.compose(tiles) }
-        let micros = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000 / Double(n)
-        print("VideoCompositor: 4×640×360 → 1280×720 grid: \(Int(micros)) µs per frame")
+        let pictures = (0..<4).map { (rect: rects[$0], content: TileContent.picture(solid(640, 360, palette[$0]))) }
+        let placeholders = (0..<4).map { (rect: rects[$0], content: TileContent.placeholder(y: 90, u: 128, v: 128, initial: "M")) }
+        func time(_ label: String, fast: Bool = false, _ tiles: [(rect: TileRect, content: TileContent)]) {
+            let compositor = VideoCompositor(width: 1280, height: 720, fastScaling: fast)
+            compositor.compose(tiles)
+            let n = 200
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<n { compositor.compose(tiles) }
+            let micros = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000 / Double(n)
+            print("VideoCompositor 1280×720, \(label): \(Int(micros)) µs per frame")
+        }
+        time("4×640×360 pictures, bilinear", pictures)
+        time("4×640×360 pictures, fast bilinear", fast: true, pictures)
+        time("4 placeholders", placeholders)
+        time("background only", [])
     }
 }
-
