@@ -13,7 +13,7 @@ import Darwin
 #endif
 
 /// What one tile shows.
-public enum TileContent {
+public enum TileContent: Sendable {
     /// A decoded picture, scaled to fit the tile (aspect kept, centred, letterboxed with the background).
     case picture(I420Frame)
     /// No video: the whole tile in one colour with `initial` drawn large and white in the centre
