@@ -6,7 +6,15 @@ import Media
 /// picture is made. One `SwsContext` is kept per (source size, destination size) and reused; the
 /// pointer and stride arrays handed to `sws_scale` are allocated once. Not thread-safe: one per
 /// compositor.
+///
+/// libswscale's SIMD output loops write each row in whole vector chunks, i.e. up to a few dozen bytes
+/// past the destination width (into what it assumes is stride padding; it switches to exact C code
+/// for the last rows of a picture, so it never writes past the end of the plane). Here that padding is
+/// canvas, possibly another tile, so the bytes just right of each destination row (up to `guardBytes`,
+/// never inside the rectangle) are saved before `sws_scale` and put back after it.
 public final class Scaler {
+    /// Bytes saved and restored after each destination row (vector width of the widest SIMD path, ×2).
+    public static let guardBytes = 128
     private struct Key: Hashable {
         var srcW: Int32, srcH: Int32, dstW: Int32, dstH: Int32
     }
@@ -20,6 +28,9 @@ public final class Scaler {
     private let dstPlanes = UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>.allocate(capacity: 4)
     private let srcStrides = UnsafeMutablePointer<Int32>.allocate(capacity: 4)
     private let dstStrides = UnsafeMutablePointer<Int32>.allocate(capacity: 4)
+    /// Saved bytes right of each destination row: luma rows then chroma rows (u, v). Grows, never shrinks.
+    private var guardBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 0)
+    private var guardCapacity = 0
 
     /// `fast`: `SWS_FAST_BILINEAR` instead of `SWS_BILINEAR`.
     public init(fast: Bool = false) {
@@ -36,6 +47,7 @@ public final class Scaler {
         dstPlanes.deallocate()
         srcStrides.deallocate()
         dstStrides.deallocate()
+        guardBuffer.deallocate()
     }
 
     /// Number of cached contexts (for tests and diagnostics).
@@ -67,6 +79,13 @@ public final class Scaler {
         dstStrides[1] = Int32(canvas.chromaWidth)
         dstStrides[2] = Int32(canvas.chromaWidth)
         let srcHeight = Int32(src.height)
+        let chromaRows = (rect.height + 1) / 2
+        let lumaGuard = min(Self.guardBytes, canvas.width - rect.width)
+        let chromaGuard = min(Self.guardBytes, canvas.chromaWidth - (rect.width + 1) / 2)
+        reserveGuard(rect.height * lumaGuard + 2 * chromaRows * chromaGuard)
+        let canvasWidth = canvas.width, canvasChromaWidth = canvas.chromaWidth
+        let lumaFirst = lumaOffset + rect.width, chromaFirst = chromaOffset + (rect.width + 1) / 2
+        let lumaRows = rect.height
         var result: Int32 = 0
         src.y.withUnsafeBufferPointer { sy in
             src.u.withUnsafeBufferPointer { su in
@@ -80,7 +99,19 @@ public final class Scaler {
                                 dstPlanes[0] = dy.baseAddress! + lumaOffset
                                 dstPlanes[1] = du.baseAddress! + chromaOffset
                                 dstPlanes[2] = dv.baseAddress! + chromaOffset
+                                let lumaTail = RowTail(plane: dy, first: lumaFirst, stride: canvasWidth,
+                                                       rows: lumaRows, bytes: lumaGuard)
+                                let uTail = RowTail(plane: du, first: chromaFirst,
+                                                    stride: canvasChromaWidth, rows: chromaRows, bytes: chromaGuard)
+                                let vTail = RowTail(plane: dv, first: chromaFirst, stride: canvasChromaWidth,
+                                                    rows: chromaRows, bytes: chromaGuard)
+                                let saved1 = lumaTail.save(to: guardBuffer)
+                                let saved2 = uTail.save(to: saved1)
+                                _ = vTail.save(to: saved2)
                                 result = sws_scale(context, srcPlanes, srcStrides, 0, srcHeight, dstPlanes, dstStrides)
+                                lumaTail.restore(from: guardBuffer)
+                                uTail.restore(from: saved1)
+                                vTail.restore(from: saved2)
                                 for i in 0..<3 {
                                     srcPlanes[i] = nil
                                     dstPlanes[i] = nil
@@ -94,6 +125,13 @@ public final class Scaler {
         return result > 0
     }
 
+    private func reserveGuard(_ bytes: Int) {
+        guard bytes > guardCapacity else { return }
+        guardBuffer.deallocate()
+        guardBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: bytes)
+        guardCapacity = bytes
+    }
+
     private func context(for key: Key) -> OpaquePointer? {
         if let cached = contexts[key] { return cached }
         if contexts.count >= Self.maxCachedContexts {
@@ -105,5 +143,39 @@ public final class Scaler {
                                            flags, nil, nil, nil) else { return nil }
         contexts[key] = context
         return context
+    }
+}
+
+/// The bytes right of each row of a destination rectangle in one plane: `bytes` from `first`, then
+/// every `stride` (clipped to the plane's end).
+private struct RowTail {
+    let plane: UnsafeMutableBufferPointer<UInt8>
+    let first: Int
+    let stride: Int
+    let rows: Int
+    let bytes: Int
+
+    /// Copies the tails to `buffer`; returns where the next copy may start.
+    func save(to buffer: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        guard bytes > 0, let base = plane.baseAddress else { return buffer }
+        var out = buffer
+        for row in 0..<rows {
+            let start = first + row * stride
+            let n = min(bytes, plane.count - start)
+            if n > 0 { out.update(from: base + start, count: n) }
+            out += bytes
+        }
+        return out
+    }
+
+    func restore(from buffer: UnsafeMutablePointer<UInt8>) {
+        guard bytes > 0, let base = plane.baseAddress else { return }
+        var input = UnsafePointer(buffer)
+        for row in 0..<rows {
+            let start = first + row * stride
+            let n = min(bytes, plane.count - start)
+            if n > 0 { (base + start).update(from: input, count: n) }
+            input += bytes
+        }
     }
 }

@@ -6,9 +6,14 @@
 /// - `Scaler`: the libswscale wrapper with a context cache.
 /// - `ActiveSpeakerDetector`: picks the speaker from audio levels with hysteresis.
 import Media
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// What one tile shows.
-public enum TileContent {
+public enum TileContent: Sendable {
     /// A decoded picture, scaled to fit the tile (aspect kept, centred, letterboxed with the background).
     case picture(I420Frame)
     /// No video: the whole tile in one colour with `initial` drawn large and white in the centre
@@ -69,9 +74,9 @@ public final class VideoCompositor {
 
     private func clear() {
         let bg = background
-        canvas.y.withUnsafeMutableBufferPointer { $0.update(repeating: bg.y) }
-        canvas.u.withUnsafeMutableBufferPointer { $0.update(repeating: bg.u) }
-        canvas.v.withUnsafeMutableBufferPointer { $0.update(repeating: bg.v) }
+        canvas.y.withUnsafeMutableBufferPointer { p in if let b = p.baseAddress { memset(b, Int32(bg.y), p.count) } }
+        canvas.u.withUnsafeMutableBufferPointer { p in if let b = p.baseAddress { memset(b, Int32(bg.u), p.count) } }
+        canvas.v.withUnsafeMutableBufferPointer { p in if let b = p.baseAddress { memset(b, Int32(bg.v), p.count) } }
     }
 
     /// `rect` clipped to the canvas with its origin rounded up to even (its end stays, except that a
@@ -94,7 +99,7 @@ public final class VideoCompositor {
         frame.y.withUnsafeMutableBufferPointer { p in
             guard let base = p.baseAddress else { return }
             for row in rect.y..<rect.maxY {
-                (base + row * w + rect.x).update(repeating: y, count: rect.width)
+                memset(base + row * w + rect.x, Int32(y), rect.width)
             }
         }
         guard cx1 > cx0, cy1 > cy0 else { return }
@@ -102,8 +107,8 @@ public final class VideoCompositor {
             frame.v.withUnsafeMutableBufferPointer { pv in
                 guard let bu = pu.baseAddress, let bv = pv.baseAddress else { return }
                 for row in cy0..<cy1 {
-                    (bu + row * cw + cx0).update(repeating: u, count: cx1 - cx0)
-                    (bv + row * cw + cx0).update(repeating: v, count: cx1 - cx0)
+                    memset(bu + row * cw + cx0, Int32(u), cx1 - cx0)
+                    memset(bv + row * cw + cx0, Int32(v), cx1 - cx0)
                 }
             }
         }
