@@ -74,7 +74,8 @@ public final class CompositeRecorder {
         }
         opus = try OpusEncoder(sampleRate: 48_000, channels: config.audio.channels, bitrate: config.audio.bitrateKbps * 1000,
                                application: .audio)
-        mixer = AudioMixer(channels: config.audio.channels)
+        // -3 dBFS leaves the Opus encoder headroom: lossy coding overshoots a hard-limited peak by about 1 dB.
+        mixer = AudioMixer(channels: config.audio.channels, ceilingDBFS: -3)
         mixed = [Int16](repeating: 0, count: Self.blockSamples * config.audio.channels)
         blockScratch = participants.map { _ in
             let buffer = UnsafeMutableBufferPointer<Int16>.allocate(capacity: Self.blockSamples * config.audio.channels)
