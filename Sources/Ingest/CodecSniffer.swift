@@ -3,8 +3,8 @@ import RTP
 
 /// Guesses a stream's codec from its first packets when no SDP, `--pt` or file header says.
 ///
-/// Video is recognised by running the real depacketizers over the sample: a keyframe of
-/// plausible size settles it. Without a keyframe in the sample, the payload descriptors'
+/// Video is recognised by running the real depacketizers (VP8, VP9, H.264) over the sample: a keyframe
+/// of plausible size settles it. Without a keyframe in the sample, the payload descriptors'
 /// structure decides (VP8 `S` bit on the first packet of each picture, VP9 `B`/`E` bits on the
 /// first/last, H.264 NAL unit types), and Opus is a stream of one packet per timestamp whose
 /// TOC byte keeps one configuration.
@@ -35,7 +35,9 @@ public struct CodecSniffer: Sendable {
         ordered = zip(sequences, ordered).sorted { $0.0 < $1.0 }.filter { seen.insert($0.0).inserted }.map(\.1)
         guard ordered.count >= 2 else { return nil }
 
-        for codec in [Codec.vp8, .vp9] where hasPlausibleKeyframe(ordered, codec: codec) { return codec }
+        // H.264 last: its keyframe needs an SPS that parses to a plausible size, a PPS and an IDR slice, which
+        // VP8/VP9 payload descriptors do not make by accident.
+        for codec in [Codec.vp8, .vp9, .h264] where hasPlausibleKeyframe(ordered, codec: codec) { return codec }
 
         var scores: [(Codec, Double)] = [
             (.vp8, vp8Structure(ordered)), (.vp9, vp9Structure(ordered)),

@@ -5,11 +5,16 @@ import WebM
 /// Writes one WebM per participant holding its VP8/VP9 video and Opus audio as received
 /// (no decoding), with presentation times from RTP time, audio and video aligned.
 ///
+/// H.264 video (a Safari participant) cannot go into WebM: such a participant's file holds its audio only,
+/// with a warning pointing at the composite, which decodes and re-encodes every participant's video.
+///
 /// Alignment: a ``ParticipantClock`` whose origin is the participant's first media.
 final class ParticipantRemuxer {
     let name: String
     let path: String
+    /// The participant's streams that go into its file (known codec, not H.264).
     private let streams: [StreamInfo]
+    private let included: Set<StreamKey>
     private let overwrite: Bool
     private var pending: [RoomFrame] = []
     private var writer: WebMWriter?
@@ -31,15 +36,25 @@ final class ParticipantRemuxer {
     init(participant: ParticipantInfo, inventory: RoomInventory, path: String, overwrite: Bool) {
         name = participant.name
         self.path = path
-        streams = participant.streams.compactMap { inventory.stream($0) }.filter { $0.codec != nil && $0.codec != .h264 }
-        self.overwrite = overwrite
         let participantStreams = participant.streams.compactMap { inventory.stream($0) }
+        streams = participantStreams.filter { $0.codec != nil && $0.codec != .h264 }
+        included = Set(streams.map(\.key))
+        self.overwrite = overwrite
+        if participantStreams.contains(where: { $0.codec == .h264 }) {
+            warnings.append("\(participant.name): H.264 video cannot be remuxed into WebM; its file holds "
+                + (streams.isEmpty ? "nothing" : "its audio only") + "; use the composite (--pipeline grid-720p) for its video")
+        }
         clock = ParticipantClock(originMicros: participantStreams.map(\.firstArrivalMicros).min() ?? 0, streams: participantStreams)
     }
 
     private var participantStartMicros: Int64 { streams.map(\.firstArrivalMicros).min() ?? 0 }
 
     func add(_ frame: RoomFrame) throws {
+        // Frames of streams that have no track here (H.264 video) are never held.
+        guard included.contains(frame.stream) else {
+            framesDropped += 1
+            return
+        }
         if writer != nil { return try write(frame) }
         pending.append(frame)
         let started = Set(pending.map(\.stream))
@@ -55,7 +70,8 @@ final class ParticipantRemuxer {
             guard !pending.isEmpty else { return false }
             try open()
         }
-        try writer!.finish()
+        guard let writer else { return false }
+        try writer.finish()
         return true
     }
 

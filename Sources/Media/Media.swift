@@ -8,7 +8,7 @@ import CShims
 // - `RTPMedia/`: depacketizers and the jitter buffer (RTP → `EncodedFrame`).
 // - `Codecs/`: the codec wrappers over the C libraries, each a final class owning one C context:
 //   `OpusEncoder`/`OpusDecoder` (libopus, with PLC and in-band FEC), `VPXEncoder`/`VPXDecoder`
-//   (libvpx VP8/VP9), `H264Decoder` (libavcodec), the `VideoDecoding` protocol over the video
+//   (libvpx VP8/VP9), `H264Decoder` (libavcodec), `H264Encoder` (libx264 via libavcodec), the `VideoDecoding` protocol over the video
 //   decoders (`makeVideoDecoder`), the `CodecError` they throw, and test-signal helpers (`sineWave`,
 //   `goertzelPower`, `dominantFrequency`, `I420Frame.fill`/`averageColor`) for tests that
 //   check media by decoding it.

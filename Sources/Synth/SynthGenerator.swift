@@ -113,9 +113,13 @@ struct ParticipantSender {
     var videoPackets: UInt32 = 0
     var videoOctets: UInt32 = 0
     let opus: OpusEncoder
+    /// The video codec this participant sends (`.h264` for the Safari-like ones).
+    let videoCodec: Codec
     var vpx: VPXEncoder?
+    var h264: H264Encoder?
     var vp8 = VP8Packetizer()
     var vp9 = VP9Packetizer()
+    let h264Packetizer = H264Packetizer()
     var currentWidth: Int
     var currentHeight: Int
     var nextReportAt = 0.0
@@ -136,9 +140,17 @@ struct ParticipantSender {
         opus = try OpusEncoder(sampleRate: 48_000, channels: 1, bitrate: options.audioBitrate)
         currentWidth = options.width
         currentHeight = options.height
+        videoCodec = options.videoCodec(of: participant.index)
     }
 
-    var videoPayloadType: UInt8 { options.videoCodec == .vp9 ? 98 : 96 }
+    /// 96 for VP8, 98 for VP9, 102 for H.264 (what Chrome and Safari offer first).
+    var videoPayloadType: UInt8 {
+        switch videoCodec {
+        case .vp9: 98
+        case .h264: 102
+        default: 96
+        }
+    }
     var cname: String { "user-\(participant.userID)" }
 
     private func isPresent(at t: Double) -> Bool {
@@ -228,13 +240,21 @@ struct ParticipantSender {
             width = (options.width / 2 + 1) & ~1
             height = (options.height / 2 + 1) & ~1
         }
-        if vpx == nil || width != currentWidth || height != currentHeight {
-            var settings = VPXEncoder.Settings(codec: options.videoCodec, width: width, height: height)
-            settings.fps = options.fps
-            settings.bitrateKbps = options.videoBitrateKbps
-            settings.keyframeInterval = options.keyframeInterval
-            settings.threads = 1
-            vpx = try VPXEncoder(settings)
+        // A new size takes a new encoder, whose first picture is a keyframe with the new size (an IDR with a new SPS for H.264).
+        let needsEncoder = videoCodec == .h264 ? h264 == nil : vpx == nil
+        if needsEncoder || width != currentWidth || height != currentHeight {
+            if videoCodec == .h264 {
+                h264 = try H264Encoder(H264Encoder.Settings(width: width, height: height, fps: options.fps,
+                                                            bitrateKbps: options.videoBitrateKbps,
+                                                            keyframeInterval: options.keyframeInterval, threads: 1))
+            } else {
+                var settings = VPXEncoder.Settings(codec: videoCodec, width: width, height: height)
+                settings.fps = options.fps
+                settings.bitrateKbps = options.videoBitrateKbps
+                settings.keyframeInterval = options.keyframeInterval
+                settings.threads = 1
+                vpx = try VPXEncoder(settings)
+            }
             currentWidth = width
             currentHeight = height
         }
@@ -242,11 +262,16 @@ struct ParticipantSender {
                                         flash: options.flashEvery.map { every in t.truncatingRemainder(dividingBy: every) < 0.5 / Double(options.fps) } ?? false)
         var out: [SynthPacket] = []
         let timestamp = videoTSBase &+ UInt32(truncatingIfNeeded: Int((t * 90_000).rounded()))
-        for encoded in try vpx!.encode(picture, pts: Int64(videoFrameIndex)) {
+        let encodedPictures = videoCodec == .h264 ? try h264!.encode(picture, pts: Int64(videoFrameIndex))
+                                                  : try vpx!.encode(picture, pts: Int64(videoFrameIndex))
+        for encoded in encodedPictures {
             stats.videoFrames += 1
-            let payloads = options.videoCodec == .vp9
-                ? vp9.payloads(for: encoded.data, isKeyframe: encoded.isKeyframe, width: width, height: height)
-                : vp8.payloads(for: encoded.data, isKeyframe: encoded.isKeyframe)
+            // The marker goes on the last packet of the picture (the H.264 access unit).
+            let payloads = switch videoCodec {
+            case .h264: h264Packetizer.payloads(forAnnexB: encoded.data)
+            case .vp9: vp9.payloads(for: encoded.data, isKeyframe: encoded.isKeyframe, width: width, height: height)
+            default: vp8.payloads(for: encoded.data, isKeyframe: encoded.isKeyframe)
+            }
             for (i, payload) in payloads.enumerated() {
                 let packet = RTPPacket(payloadType: videoPayloadType, sequenceNumber: videoSeq, timestamp: timestamp,
                                        ssrc: videoSSRC, marker: i == payloads.count - 1, payload: payload)

@@ -1,6 +1,6 @@
 /// Module `Synth`: makes rooms whose content can be checked. Participant *i* shows a solid
 /// colour with a white marker moving across it and plays a sine tone of its own frequency;
-/// media is encoded with the real libvpx and libopus, packetized to RTP, optionally impaired
+/// media is encoded with the real libvpx (or libx264 for H.264 participants) and libopus, packetized to RTP, optionally impaired
 /// (loss, reordering, duplication, jitter, late join, early leave, resolution change) and
 /// written as Janus `.mjr` files, pcap or rtpdump.
 import Media
@@ -10,6 +10,9 @@ public struct SynthOptions: Sendable {
     public var participants = 2
     public var seconds = 10.0
     public var videoCodec = Codec.vp8
+    /// Participants (by index) that send H.264 instead of `videoCodec`, as Safari does: constrained baseline
+    /// from libx264, payload type 102, RFC 6184 packetization mode 1.
+    public var h264Participants: Set<Int> = []
     public var width = 640
     public var height = 360
     public var fps = 30
@@ -42,6 +45,11 @@ public struct SynthOptions: Sendable {
     public var toneAmplitude = 0.3
 
     public init() {}
+
+    /// The video codec participant `index` sends: `.h264` for those in `h264Participants`, else `videoCodec`.
+    public func videoCodec(of index: Int) -> Codec {
+        h264Participants.contains(index) ? .h264 : videoCodec
+    }
 }
 
 /// The checkable identity of synthetic participant `index`.

@@ -41,7 +41,7 @@ final class MJRSynthSink: SynthSink {
             let name = "videoroom-\(options.room)-user-\(participant.userID)-\(packet.arrivalMicros)-\(audio ? "audio-0" : "video-1").mjr"
             let path = folder + "/" + name
             writers[key] = try MJRWriter(path: path, kind: audio ? .audio : .video,
-                                         codec: audio ? "opus" : options.videoCodec.rawValue, createdMicros: packet.arrivalMicros)
+                                         codec: audio ? "opus" : options.videoCodec(of: packet.participant).rawValue, createdMicros: packet.arrivalMicros)
             paths.append(path)
         }
         try writers[key]!.write(packet.data, atMicros: packet.arrivalMicros)

@@ -175,6 +175,7 @@ struct Synth: ParsableCommand {
     @Option(help: "mjr (a folder of Janus recordings), pcap or rtpdump.") var format = "mjr"
     @Option(help: "Output folder (mjr) or file.") var out: String
     @Option(help: "vp8 or vp9.") var codec = "vp8"
+    @Option(name: .customLong("h264"), help: "Participant I sends H.264 (like Safari) instead of --codec (repeatable).") var h264: [Int] = []
     @Option(help: "Picture size WxH.") var size = "640x360"
     @Option(help: "Frames per second.") var fps = 30
     @Option(help: "Video bitrate, kbit/s.") var videoKbps = 400
@@ -198,6 +199,10 @@ struct Synth: ParsableCommand {
         options.seconds = try duration(seconds, "--seconds")
         guard let codec = Codec(encodingName: codec), codec == .vp8 || codec == .vp9 else { throw ValidationError("--codec: vp8 or vp9") }
         options.videoCodec = codec
+        for index in h264 where !(0..<participants).contains(index) {
+            throw ValidationError("--h264: participant \(index) is not below --participants \(participants)")
+        }
+        options.h264Participants = Set(h264)
         let dims = size.lowercased().split(separator: "x").compactMap { Int($0) }
         guard dims.count == 2, (16...4096).contains(dims[0]), (16...4096).contains(dims[1]) else { throw ValidationError("--size: WxH, e.g. 640x360") }
         options.width = dims[0] & ~1

@@ -1,3 +1,4 @@
+import Capture
 import Foundation
 import Media
 import RTP
@@ -81,6 +82,33 @@ extension JanusRecordingName {
         #expect(try sniff(late, kind: .video) == .vp8)
     }
 
+    @Test func recognisesH264FromItsKeyframe() throws {
+        let packets = try synthPackets { $0.h264Participants = [0] }
+        #expect(try sniff(packets, kind: .audio) == .opus)
+        #expect(try sniff(packets, kind: .video) == .h264)
+        // The decision is the keyframe (SPS with a plausible size, PPS, IDR), not the structure score.
+        var sniffer = CodecSniffer()
+        for p in packets where !p.isRTCP && p.kind == .video { sniffer.add(try RTPPacket(parsing: p.data)) }
+        #expect(sniffer.guess() == .h264)
+    }
+
+    @Test func mixedRoomEachParticipantGetsItsOwnCodec() throws {
+        for base in [Codec.vp8, .vp9] {
+            let packets = try synthPackets { $0.participants = 3; $0.videoCodec = base; $0.h264Participants = [1] }
+            for i in 0..<3 {
+                let mine = packets.filter { $0.participant == i }
+                #expect(try sniff(mine, kind: .audio) == .opus, "participant \(i) audio (\(base) room)")
+                #expect(try sniff(mine, kind: .video) == (i == 1 ? .h264 : base), "participant \(i) video (\(base) room)")
+            }
+        }
+    }
+
+    @Test func recognisesH264InALossyReorderedSampleWithoutKeyframes() throws {
+        let packets = try synthPackets { $0.h264Participants = [0]; $0.loss = 0.05; $0.duplicate = 0.05; $0.reorder = 0.1; $0.seconds = 4 }
+        let late = packets.filter { $0.arrivalMicros >= SynthOptions().startMicros + 500_000 }
+        #expect(try sniff(late, kind: .video) == .h264)
+    }
+
     @Test func randomPayloadsAreNotGuessed() {
         var rng = SplitMix64(seed: 3)
         var sniffer = CodecSniffer()
@@ -115,6 +143,69 @@ extension JanusRecordingName {
         // The explicit --pt mapping wins over sniffing.
         let forced = try RoomScanner.scan(paths: [dir + "/room.rtpdump"], options: IngestOptions(payloadTypes: [111: .opus, 96: .vp8]))
         #expect(forced.streams.allSatisfy { $0.codecSource == "--pt" })
+    }
+
+    @Test(arguments: [SynthFormat.pcap, .rtpdump])
+    func sniffsAnH264ParticipantInACapture(format: SynthFormat) throws {
+        let dir = NSTemporaryDirectory() + "flowrec-ingest-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var options = SynthOptions()
+        options.participants = 3
+        options.seconds = 2
+        options.width = 160
+        options.height = 96
+        options.h264Participants = [1]
+        let path = dir + "/room.\(format.rawValue)"
+        let sink = try makeSynthSink(format: format, path: path, options: options)
+        try SynthGenerator(options: options).run(into: sink)
+
+        let inventory = try RoomScanner.scan(paths: [path])
+        #expect(inventory.warnings.isEmpty, "\(inventory.warnings)")
+        #expect(inventory.participants.count == 3)
+        for (i, participant) in inventory.participants.enumerated() {
+            let codecs = participant.streams.compactMap { inventory.stream($0) }.map { $0.codec }
+            #expect(Set(codecs) == [.opus, i == 1 ? .h264 : .vp8], "\(participant.name): \(codecs)")
+        }
+        let h264 = try #require(inventory.streams.first { $0.codec == .h264 })
+        #expect(h264.payloadType == 102 && h264.codecSource == "sniffed")
+    }
+
+    @Test func mjrOfAnH264ParticipantSaysH264AndFollowsAResolutionChange() throws {
+        let dir = NSTemporaryDirectory() + "flowrec-ingest-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var options = SynthOptions()
+        options.participants = 2
+        options.seconds = 2
+        options.width = 160
+        options.height = 96
+        options.keyframeInterval = 20
+        options.resolutionChangeAt = 1
+        options.h264Participants = [0]
+        let sink = try makeSynthSink(format: .mjr, path: dir, options: options)
+        try SynthGenerator(options: options).run(into: sink)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".mjr") }.sorted().map { dir + "/" + $0 }
+        let videos = files.filter { $0.hasSuffix("video-1.mjr") }
+        #expect(videos.count == 2)
+        for path in videos {
+            let header = try MJRReader(path: path).header
+            #expect(header.codec == (path.contains("user-1001") ? "h264" : "vp8"), "\(path): \(header.codec)")
+        }
+
+        let inventory = try RoomScanner.scan(paths: files)
+        let h264 = try #require(inventory.streams.first { $0.codec == .h264 })
+        #expect(h264.codecSource == "mjr header" && h264.payloadType == 102)
+        let reader = FrameReader(inventory: inventory, options: IngestOptions())
+        var keyframes: [String] = []
+        var pictures = 0
+        while let roomFrame = try reader.next() {
+            guard roomFrame.stream == h264.key else { continue }
+            pictures += 1
+            if roomFrame.frame.isKeyframe { keyframes.append("\(roomFrame.frame.width ?? 0)x\(roomFrame.frame.height ?? 0)") }
+        }
+        // IDRs every 20 pictures, and a new encoder (IDR, new SPS) at the change to half size.
+        #expect(pictures == 60)
+        #expect(keyframes == ["160x96", "160x96", "80x48", "80x48"], "\(keyframes)")
     }
 
     @Test func noInputsIsAnError() {
