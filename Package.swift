@@ -28,6 +28,8 @@ let package = Package(
         .systemLibrary(name: "CVPX", pkgConfig: "vpx", providers: [.apt(["libvpx-dev"])]),
         .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat",
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev"])]),
+        /// libyuv ships no pkg-config file; its headers and library are in the default paths.
+        .systemLibrary(name: "CYUV", providers: [.apt(["libyuv-dev"])]),
         .systemLibrary(name: "CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         /// `static inline` wrappers for what Swift cannot import: variadic ctl calls, function-like macros.
@@ -45,8 +47,8 @@ let package = Package(
         .target(name: "Synth", dependencies: ["RTP", "Capture", "Media"]),
         /// Audio: Opus track decoding onto a sample timeline, mixing with a limiter.
         .target(name: "AudioMix", dependencies: ["Media"], swiftSettings: hotPathSettings),
-        /// Video: layouts, scaling (libswscale) and tile composition onto a canvas.
-        .target(name: "VideoCompose", dependencies: ["Media", "CFFmpeg", "CShims"], swiftSettings: hotPathSettings),
+        /// Video: layouts, scaling (libyuv) and tile composition onto a canvas.
+        .target(name: "VideoCompose", dependencies: ["Media", "CYUV"], swiftSettings: hotPathSettings),
         /// The room pipeline: timeline, decode → mix/compose → encode → WebM, and the YAML presets.
         .target(name: "Pipeline", dependencies: ["Media", "Ingest", "WebM", "AudioMix", "VideoCompose",
                                                  .product(name: "Yams", package: "Yams")]),

@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   pkg-config bc time libopus-dev libvpx-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
-  libsrtp2-dev libssl-dev ffmpeg janus-tools
+  libsrtp2-dev libssl-dev libyuv-dev ffmpeg janus-tools
 )
 missing=()
 for p in "${packages[@]}"; do

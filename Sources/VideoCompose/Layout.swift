@@ -148,6 +148,27 @@ public enum Layout {
         }
     }
 
+    /// How far (as a fraction) a picture may differ from its tile in each direction and still be
+    /// drawn pixel for pixel instead of resampled.
+    public static let unscaledTolerance = 0.06
+
+    /// When a picture is within ``unscaledTolerance`` of the tile in both directions, the part of
+    /// it to copy (`crop`, centred in the picture) and where it goes (`target`, centred in the tile):
+    /// the picture's edges are trimmed, or a thin border is left, rather than resampling it — sharper
+    /// and much cheaper (a 640×360 camera in a 628×348 grid cell). Nil when it must be scaled.
+    public static func unscaled(sourceWidth: Int, sourceHeight: Int, in rect: TileRect) -> (crop: TileRect, target: TileRect)? {
+        guard sourceWidth > 0, sourceHeight > 0, rect.width > 0, rect.height > 0,
+              abs(Double(sourceWidth - rect.width)) <= Double(rect.width) * unscaledTolerance,
+              abs(Double(sourceHeight - rect.height)) <= Double(rect.height) * unscaledTolerance else { return nil }
+        let width = even(min(sourceWidth, rect.width))
+        let height = even(min(sourceHeight, rect.height))
+        guard width >= 2, height >= 2 else { return nil }
+        let crop = TileRect(x: even((sourceWidth - width) / 2), y: even((sourceHeight - height) / 2), width: width, height: height)
+        let target = TileRect(x: rect.x + even((rect.width - width) / 2), y: rect.y + even((rect.height - height) / 2),
+                              width: width, height: height)
+        return (crop, target)
+    }
+
     /// The largest rectangle with the aspect ratio of a `sourceWidth × sourceHeight` picture that fits
     /// in `rect`, centred (even coordinates and sizes, at least 2×2). Empty when either is empty.
     public static func fit(sourceWidth: Int, sourceHeight: Int, in rect: TileRect) -> TileRect {

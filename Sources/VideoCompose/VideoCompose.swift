@@ -1,9 +1,9 @@
 /// Module `VideoCompose`: layouts, scaling and tile composition onto a canvas.
 ///
 /// - `Layout`: grid / speaker / single tile rectangles, one per participant in participant order.
-/// - `VideoCompositor`: clears a reused I420 canvas and draws pictures (aspect-preserving, libswscale
+/// - `VideoCompositor`: clears a reused I420 canvas and draws pictures (aspect-preserving, libyuv
 ///   straight into the canvas planes) and placeholders (solid colour + a large initial).
-/// - `Scaler`: the libswscale wrapper with a context cache.
+/// - `Scaler`: the libyuv wrapper that scales straight into a canvas rectangle.
 /// - `ActiveSpeakerDetector`: picks the speaker from audio levels with hysteresis.
 import Media
 #if canImport(Glibc)
@@ -23,8 +23,7 @@ public enum TileContent: Sendable {
 
 /// Draws tiles onto one canvas that it owns and reuses from frame to frame.
 ///
-/// Steady state allocates nothing: the canvas planes are cleared and drawn in place, swscale contexts
-/// are cached per size. `compose` returns the canvas by value (its arrays share storage with the
+/// Steady state allocates nothing: the canvas planes are cleared and drawn in place. `compose` returns the canvas by value (its arrays share storage with the
 /// compositor's); use it before the next `compose`. Keeping a returned frame alive across the next call
 /// is safe but makes that call copy the planes (copy-on-write) instead of reusing them.
 /// Not thread-safe (one compositor per pipeline).
@@ -39,7 +38,7 @@ public final class VideoCompositor {
     /// White used for placeholder initials (BT.601 limited range).
     public static let initialColor: (y: UInt8, u: UInt8, v: UInt8) = (235, 128, 128)
 
-    /// `fastScaling`: libswscale fast bilinear instead of bilinear.
+    /// `fastScaling`: bilinear instead of box filtering.
     public init(width: Int, height: Int, background: (y: UInt8, u: UInt8, v: UInt8) = (16, 128, 128),
                 fastScaling: Bool = false) {
         precondition(width > 0 && height > 0, "canvas must not be empty")
@@ -59,9 +58,13 @@ public final class VideoCompositor {
             guard let rect = sanitized(tile.rect) else { continue }
             switch tile.content {
             case .picture(let frame):
-                let target = Layout.fit(sourceWidth: frame.width, sourceHeight: frame.height, in: rect)
-                guard !target.isEmpty else { continue }
-                scaler.scale(frame, into: &canvas, rect: target)
+                if let (crop, target) = Layout.unscaled(sourceWidth: frame.width, sourceHeight: frame.height, in: rect) {
+                    scaler.scale(frame, crop: crop, into: &canvas, rect: target)
+                } else {
+                    let target = Layout.fit(sourceWidth: frame.width, sourceHeight: frame.height, in: rect)
+                    guard !target.isEmpty else { continue }
+                    scaler.scale(frame, into: &canvas, rect: target)
+                }
             case .placeholder(let y, let u, let v, let initial):
                 Self.fill(&canvas, rect: rect, y: y, u: u, v: v)
                 drawInitial(initial, in: rect)

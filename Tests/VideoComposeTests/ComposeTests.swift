@@ -46,7 +46,7 @@ func solid(_ w: Int, _ h: Int, _ c: (y: UInt8, u: UInt8, v: UInt8)) -> I420Frame
 }
 
 @Suite struct ComposeTests {
-    @Test func fourPicturesInAGrid() {
+    @Test func fourPicturesInAGrid() throws {
         let compositor = VideoCompositor(width: 1280, height: 720)
         let rects = Layout.grid(count: 4, canvasWidth: 1280, canvasHeight: 720)
         let tiles = (0..<4).map { (rect: rects[$0], content: TileContent.picture(solid(640, 360, palette[$0]))) }
@@ -55,11 +55,12 @@ func solid(_ w: Int, _ h: Int, _ c: (y: UInt8, u: UInt8, v: UInt8)) -> I420Frame
         var pictures: [TileRect] = []
         for (i, r) in rects.enumerated() {
             expectColour(out.averageColor(in: centre(r, fraction: 0.8)), palette[i], "tile \(i) centre")
-            let picture = Layout.fit(sourceWidth: 640, sourceHeight: 360, in: r)
+            // 640×360 is within 6% of the cell: drawn pixel for pixel, edges trimmed, not resampled.
+            let picture = try #require(Layout.unscaled(sourceWidth: 640, sourceHeight: 360, in: r)).target
             pictures.append(picture)
-            // The whole fitted picture, edges included, is the source colour.
+            // The whole drawn picture, edges included, is the source colour.
             expectColour(out.averageColor(in: pixelRect(picture)), palette[i], "tile \(i) picture")
-            // Pillarbox bars (640×360 into a slightly narrower-than-16:9 cell) are background.
+            // Any border left around the picture is background.
             if picture.x > r.x {
                 expectColour(out.averageColor(in: PixelRect(x: r.x, y: r.y, width: picture.x - r.x, height: r.height)),
                              background, tolerance: 0, "tile \(i) left bar")
@@ -70,8 +71,26 @@ func solid(_ w: Int, _ h: Int, _ c: (y: UInt8, u: UInt8, v: UInt8)) -> I420Frame
                      background, tolerance: 0, "vertical gap")
         expectColour(out.averageColor(in: PixelRect(x: 0, y: 0, width: 1280, height: rects[0].y)),
                      background, tolerance: 0, "top margin")
-        // Nothing was drawn outside the fitted pictures (swscale wrote only inside its rectangle).
+        // Nothing was drawn outside the pictures (the scaler wrote only inside its rectangle).
         #expect(strayPixels(out, allowed: pictures) == 0)
+    }
+
+    @Test func nearSizePictureIsCopiedPixelForPixelWithItsEdgesTrimmed() throws {
+        // A gradient picture slightly larger than its tile: the centre is copied exactly.
+        var picture = I420Frame(width: 640, height: 360)
+        for row in 0..<360 { for col in 0..<640 { picture.y[row * 640 + col] = UInt8(truncatingIfNeeded: col * 7 + row * 3) } }
+        let tile = TileRect(x: 100, y: 50, width: 628, height: 348)
+        let (crop, target) = try #require(Layout.unscaled(sourceWidth: 640, sourceHeight: 360, in: tile))
+        #expect(crop == TileRect(x: 6, y: 6, width: 628, height: 348) && target == tile)
+        let out = VideoCompositor(width: 1280, height: 720).compose([(tile, .picture(picture))])
+        var mismatches = 0
+        for row in 0..<348 {
+            for col in 0..<628 where out.y[(50 + row) * 1280 + 100 + col] != picture.y[(6 + row) * 640 + 6 + col] { mismatches += 1 }
+        }
+        #expect(mismatches == 0)
+        // Beyond 6% the picture is scaled to fit instead.
+        #expect(Layout.unscaled(sourceWidth: 640, sourceHeight: 360, in: TileRect(x: 0, y: 0, width: 590, height: 332)) == nil)
+        #expect(Layout.unscaled(sourceWidth: 640, sourceHeight: 480, in: tile) == nil)
     }
 
     @Test func fourByThreeIsPillarboxedInSixteenByNine() {

@@ -1,0 +1,1 @@
+#include <libyuv/scale.h>
