@@ -39,6 +39,11 @@ let package = Package(
         .target(name: "RTP", swiftSettings: hotPathSettings),
         .target(name: "SDP"),
         .target(name: "Capture", swiftSettings: hotPathSettings),
+        /// STUN messages (RFC 8489) and the ICE agent (RFC 8445), sans-IO.
+        .target(name: "ICE", dependencies: ["COpenSSL"]),
+        /// DTLS 1.2 over memory BIOs (OpenSSL) and SRTP sessions (libsrtp2), sans-IO.
+        .target(name: "DTLS", dependencies: ["COpenSSL", "CShims"]),
+        .target(name: "SRTP", dependencies: ["CSRTP"]),
 
         // MARK: Media
         .target(name: "Media", dependencies: ["RTP", "COpus", "CVPX", "CFFmpeg", "CShims"], swiftSettings: hotPathSettings),
@@ -68,6 +73,8 @@ let package = Package(
         .testTarget(name: "WebMTests", dependencies: ["WebM", "Media"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Synth", "Capture", "RTP", "Media", "SDP"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
+        .testTarget(name: "ICETests", dependencies: ["ICE"]),
+        .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP", "RTP"]),
         .testTarget(name: "AudioMixTests", dependencies: ["AudioMix", "Media"]),
         .testTarget(name: "VideoComposeTests", dependencies: ["VideoCompose", "Media"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Ingest", "Synth", "Media"]),

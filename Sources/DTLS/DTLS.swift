@@ -1,0 +1,1 @@
+/// Module `DTLS`: DTLS 1.2 over memory BIOs with OpenSSL, sans-IO.

@@ -1,0 +1,1 @@
+/// Module `SRTP`: SRTP/SRTCP sessions on libsrtp2.
