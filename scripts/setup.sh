@@ -6,5 +6,5 @@ bash scripts/install-deps.sh
 swift build -c release 2>&1 | tail -n 3
 bin=$(swift build -c release --show-bin-path)/flowrec
 out=out/sample
-"$bin" transcode Samples/room --tracks --out "$out" --force
-echo "per-participant WebM files are in $(pwd)/$out"
+"$bin" transcode Samples/room --pipeline grid-720p-tracks --out "$out/room.webm" --force
+echo "the composite is $(pwd)/$out/room.webm; per-participant files are beside it"
