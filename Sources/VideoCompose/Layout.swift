@@ -5,20 +5,13 @@
 /// sizes are even (so the 4:2:0 chroma planes line up); an odd canvas size is treated as the even size
 /// just below it.
 
-/// A rectangle on the canvas, in luma pixels. Layouts produce even coordinates and sizes.
-public struct TileRect: Sendable, Equatable, Hashable {
-    public var x: Int
-    public var y: Int
-    public var width: Int
-    public var height: Int
+import Media
 
-    public init(x: Int, y: Int, width: Int, height: Int) {
-        self.x = x
-        self.y = y
-        self.width = width
-        self.height = height
-    }
+/// A rectangle on the canvas, in luma pixels (Media's `PixelRect`). Layouts produce even
+/// coordinates and sizes.
+public typealias TileRect = PixelRect
 
+extension PixelRect {
     /// The rectangle that draws nothing (used by `Layout.single` for hidden participants).
     public static let empty = TileRect(x: 0, y: 0, width: 0, height: 0)
 

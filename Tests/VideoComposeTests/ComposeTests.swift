@@ -7,7 +7,7 @@ import VideoCompose
 let palette: [(y: UInt8, u: UInt8, v: UInt8)] = [(81, 90, 240), (145, 54, 34), (41, 240, 110), (210, 16, 146)]
 let background: (y: UInt8, u: UInt8, v: UInt8) = (16, 128, 128)
 
-func pixelRect(_ r: TileRect) -> PixelRect { PixelRect(x: r.x, y: r.y, width: r.width, height: r.height) }
+func pixelRect(_ r: TileRect) -> PixelRect { r }
 
 /// The middle of `r`, `fraction` of its size.
 func centre(_ r: TileRect, fraction: Double = 0.5) -> PixelRect {
