@@ -107,3 +107,42 @@ import Foundation
         }
     }
 }
+
+@Suite struct ReceiveOnlyAnswerTests {
+    static let options = AnswerOptions(iceUfrag: "rec1", icePwd: "0123456789abcdefghijklmn", fingerprint: "sha-256 AA:BB",
+                                       candidates: ["1 1 udp 2130706431 10.99.0.1 50000 typ host"])
+
+    @Test func answersAudioAndVideoReceiveOnly() throws {
+        let offer = try SessionDescription(parsing: SessionDescriptionTests.chromeOffer + "\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:2\r\n")
+        let (answer, media) = try SessionDescription.receiveOnlyAnswer(to: offer, options: Self.options)
+        let reparsed = try SessionDescription(parsing: answer.serialized)
+        #expect(reparsed.bundleMids == ["0", "1"])
+        try #require(reparsed.media.count == 3)
+        let audio = reparsed.media[0]
+        #expect(audio.port == 9 && audio.direction == "recvonly" && audio.hasFlag("rtcp-mux"))
+        #expect(audio.payloadFormats.map(\.encodingName) == ["opus"])  // PCMU dropped
+        #expect(audio.payloadFormats[0].feedback == ["transport-cc"])
+        #expect(audio.attribute("setup") == "active" && audio.attribute("fingerprint") == "sha-256 AA:BB")
+        #expect(audio.attribute("ice-ufrag") == "rec1" && audio.attributes("candidate").count == 1)
+        #expect(audio.headerExtensions == [1: "urn:ietf:params:rtp-hdrext:ssrc-audio-level"])
+        let video = reparsed.media[1]
+        #expect(video.payloadFormats.map(\.encodingName) == ["VP8", "VP9", "rtx"])
+        #expect(video.payloadFormats[0].feedback == ["nack", "nack pli", "ccm fir"])
+        #expect(video.headerExtensions.isEmpty)  // video-orientation is not handled
+        // The data channel is rejected with port 0, not a failure.
+        #expect(reparsed.media[2].port == 0 && media[2].rejection != nil)
+        #expect(media[0].ssrcs == [1111] && media[1].ssrcs == [2222])
+    }
+
+    @Test func rejectsWhatCannotBeRecorded() throws {
+        let onlyG722 = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=fingerprint:sha-256 CC\r\nm=audio 9 UDP/TLS/RTP/SAVPF 9\r\na=mid:a\r\na=sendonly\r\na=rtpmap:9 G722/8000\r\n"
+        #expect(throws: SDPError.self) { try SessionDescription.receiveOnlyAnswer(to: SessionDescription(parsing: onlyG722), options: Self.options) }
+        let plainRTP = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 5004 RTP/AVP 111\r\na=rtpmap:111 opus/48000/2\r\n"
+        do {
+            _ = try SessionDescription.receiveOnlyAnswer(to: SessionDescription(parsing: plainRTP), options: Self.options)
+            Issue.record("plain RTP must not be answered")
+        } catch {
+            #expect(error.reason.contains("not DTLS-SRTP"))
+        }
+    }
+}
