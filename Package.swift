@@ -44,6 +44,9 @@ let package = Package(
         /// DTLS 1.2 over memory BIOs (OpenSSL) and SRTP sessions (libsrtp2), sans-IO.
         .target(name: "DTLS", dependencies: ["COpenSSL", "CShims"]),
         .target(name: "SRTP", dependencies: ["CSRTP"]),
+        /// A receiving peer's sans-IO parts: RFC 7983 demultiplexing, reception statistics and
+        /// receiver reports, NACK scheduling.
+        .target(name: "Peer", dependencies: ["RTP"]),
 
         // MARK: Media
         .target(name: "Media", dependencies: ["RTP", "COpus", "CVPX", "CFFmpeg", "CShims"], swiftSettings: hotPathSettings),
@@ -74,6 +77,7 @@ let package = Package(
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Synth", "Capture", "RTP", "Media", "SDP"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
         .testTarget(name: "ICETests", dependencies: ["ICE"]),
+        .testTarget(name: "PeerTests", dependencies: ["Peer", "RTP"]),
         .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP", "RTP"]),
         .testTarget(name: "AudioMixTests", dependencies: ["AudioMix", "Media"]),
         .testTarget(name: "VideoComposeTests", dependencies: ["VideoCompose", "Media"]),
