@@ -156,9 +156,9 @@ public enum STUNAttribute: Sendable, Equatable {
         case .xorMappedAddress(let address):
             return Self.encodeAddress(address, xor: transactionID)
         case .username(let s):
-            return Array(Array(s.utf8).prefix(Self.maxUsernameBytes))
+            return utf8Prefix(s, Self.maxUsernameBytes)
         case .software(let s):
-            return Array(Array(s.utf8).prefix(Self.maxTextBytes))
+            return utf8Prefix(s, Self.maxTextBytes)
         case .priority(let p):
             return bigEndian(p)
         case .useCandidate:
@@ -167,7 +167,7 @@ public enum STUNAttribute: Sendable, Equatable {
             return bigEndian(UInt32(t >> 32)) + bigEndian(UInt32(t & 0xFFFF_FFFF))
         case .errorCode(let code, let reason):
             let clamped = min(max(code, 300), 699)
-            return [0, 0, UInt8(clamped / 100), UInt8(clamped % 100)] + Array(Array(reason.utf8).prefix(Self.maxTextBytes))
+            return [0, 0, UInt8(clamped / 100), UInt8(clamped % 100)] + utf8Prefix(reason, Self.maxTextBytes)
         case .messageIntegrity(let mac):
             return mac
         case .fingerprint(let crc):
@@ -188,6 +188,19 @@ public enum STUNAttribute: Sendable, Equatable {
         }
         return [0, ip.count == 4 ? 1 : 2, UInt8(port >> 8), UInt8(port & 0xFF)] + ip
     }
+}
+
+/// The UTF-8 of `s`, cut to at most `max` bytes at a character boundary.
+func utf8Prefix(_ s: String, _ max: Int) -> [UInt8] {
+    let all = Array(s.utf8)
+    guard all.count > max else { return all }
+    var out: [UInt8] = []
+    for character in s {
+        let bytes = Array(String(character).utf8)
+        guard out.count + bytes.count <= max else { break }
+        out += bytes
+    }
+    return out
 }
 
 func readUInt32(_ bytes: [UInt8], _ at: Int) -> UInt32 {

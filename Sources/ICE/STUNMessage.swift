@@ -63,6 +63,10 @@ public struct STUNMessage: Sendable, Equatable {
             if sawFingerprint {
                 throw STUNError(offset: offset, reason: String(format16: attributeType, "attribute", "follows FINGERPRINT"))
             }
+            if sawIntegrity && attributeType != STUNAttribute.Kind.fingerprint {
+                offset += 4 + (length + 3) & ~3   // ignored, so not decoded either
+                continue
+            }
             let attribute = try STUNAttribute.decode(type: attributeType, bytes: bytes, start: offset + 4,
                                                      length: length, transactionID: id)
             switch attribute {
@@ -70,10 +74,10 @@ public struct STUNMessage: Sendable, Equatable {
                 sawFingerprint = true
                 attributes.append(attribute)
             case .messageIntegrity:
-                if !sawIntegrity { attributes.append(attribute) }
                 sawIntegrity = true
+                attributes.append(attribute)
             default:
-                if !sawIntegrity { attributes.append(attribute) }
+                attributes.append(attribute)
             }
             offset += 4 + (length + 3) & ~3
         }

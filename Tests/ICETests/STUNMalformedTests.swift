@@ -93,8 +93,21 @@ struct SeededGenerator: RandomNumberGenerator {
         #expect(parseError(message(hex("00 06 00 02 c3 28 00 00")))?.offset == 24)
         // ERROR-CODE class 7.
         #expect(parseError(message(hex("00 09 00 04 00 00 07 01")))?.offset == 26)
+        // After MESSAGE-INTEGRITY a malformed attribute is ignored, not an error.
+        let afterIntegrity = try? STUNMessage(parsing: message(hex("00 08 00 14") + [UInt8](repeating: 7, count: 20)
+            + hex("00 24 00 02 00 01 00 00")))
+        #expect(afterIntegrity?.attributes == [.messageIntegrity([UInt8](repeating: 7, count: 20))])
         // Anything after FINGERPRINT.
         #expect(parseError(message(hex("80 28 00 04 00 00 00 00 00 25 00 00")))?.offset == 28)
+    }
+
+    @Test func longTextIsCutAtACharacterBoundary() throws {
+        let long = String(repeating: "é", count: 400)   // 800 bytes of UTF-8
+        let bytes = STUNMessage(messageClass: .request, transactionID: RFC5769.transactionID,
+                                attributes: [.username(long), .software(long)]).serialized()
+        let parsed = try STUNMessage(parsing: bytes)
+        #expect(parsed.username == String(repeating: "é", count: 256))
+        #expect(parsed.attributes[1] == .software(String(repeating: "é", count: 381)))
     }
 
     @Test func isSTUNDemultiplexes() {
