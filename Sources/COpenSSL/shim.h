@@ -2,3 +2,4 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>

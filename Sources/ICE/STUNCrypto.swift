@@ -3,26 +3,20 @@ import COpenSSL
 /// The two checksums of a STUN message: HMAC-SHA1 (MESSAGE-INTEGRITY, RFC 8489 §14.5) and CRC-32
 /// (FINGERPRINT, §14.7).
 enum STUNCrypto {
-    /// SHA-1 of `data` through OpenSSL (`EVP_Digest` with the built-in SHA-1, no provider fetch).
-    static func sha1(_ data: [UInt8]) -> [UInt8] {
+    /// HMAC-SHA1 of `data` under `key` (OpenSSL's `HMAC`; an empty key is allowed).
+    static func hmacSHA1(key: [UInt8], _ data: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 20)
         var size: UInt32 = 0
-        let ok = data.withUnsafeBufferPointer { input in
-            out.withUnsafeMutableBufferPointer { output in
-                EVP_Digest(input.baseAddress, input.count, output.baseAddress, &size, EVP_sha1(), nil)
+        let keyBytes = key.isEmpty ? [0] : key
+        let result = keyBytes.withUnsafeBufferPointer { k in
+            data.withUnsafeBufferPointer { d in
+                out.withUnsafeMutableBufferPointer { o in
+                    HMAC(EVP_sha1(), k.baseAddress, Int32(key.count), d.baseAddress, d.count, o.baseAddress, &size)
+                }
             }
         }
-        precondition(ok == 1 && size == 20, "OpenSSL SHA-1 failed")
+        precondition(result != nil && size == 20, "OpenSSL HMAC-SHA1 failed")
         return out
-    }
-
-    /// HMAC-SHA1 (RFC 2104) of `data` under `key`; keys longer than the 64-byte block are hashed
-    /// first, an empty key is allowed.
-    static func hmacSHA1(key: [UInt8], _ data: [UInt8]) -> [UInt8] {
-        var block = key.count > 64 ? sha1(key) : key
-        block += [UInt8](repeating: 0, count: 64 - block.count)
-        let inner = sha1(block.map { $0 ^ 0x36 } + data)
-        return sha1(block.map { $0 ^ 0x5C } + inner)
     }
 
     /// Compares without an early exit, so the time taken does not tell how many leading bytes matched.
