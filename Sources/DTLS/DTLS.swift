@@ -249,6 +249,8 @@ public final class DTLSEndpoint {
     /// The caller's clock at the latest call, to turn OpenSSL's time-left into a deadline.
     private var lastNowMillis: Int64 = 0
     private var handshakeDone = false
+    /// The raw RFC 5764 exporter output (client key | server key | client salt | server salt), for tests.
+    private(set) var exportedKeyingMaterial: [UInt8]?
     private var fingerprintMismatch: String?
 
     public init(role: DTLSRole, certificate: DTLSCertificate, remoteFingerprint: String,
@@ -436,6 +438,7 @@ public final class DTLSEndpoint {
             fail(DTLSError.openSSL("exporting SRTP keying material").reason, &events)
             return
         }
+        exportedKeyingMaterial = exported
         state = .connected(material)
         events.connected = material
     }

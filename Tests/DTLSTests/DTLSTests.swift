@@ -83,6 +83,26 @@ func connectedPair(clientOptions: DTLSEndpoint.Options = .init(), serverOptions:
         #expect(client.nextTimeoutMillis == nil)
     }
 
+    /// RFC 5764 §4.2: client_write_key | server_write_key | client_write_salt | server_write_salt.
+    @Test func keyingMaterialLayout() throws {
+        let cm = Array(UInt8(0)..<60), gcm = Array(UInt8(100)..<156)
+        let client = try #require(SRTPKeyingMaterial(exported: cm, profile: .aes128CmSha1_80, role: .client))
+        #expect(client.localKey == Array(0..<16) && client.remoteKey == Array(16..<32))
+        #expect(client.localSalt == Array(32..<46) && client.remoteSalt == Array(46..<60))
+        let server = try #require(SRTPKeyingMaterial(exported: gcm, profile: .aeadAes128Gcm, role: .server))
+        #expect(server.remoteKey == Array(100..<116) && server.localKey == Array(116..<132))
+        #expect(server.remoteSalt == Array(132..<144) && server.localSalt == Array(144..<156))
+        #expect(SRTPKeyingMaterial(exported: cm, profile: .aeadAes128Gcm, role: .client) == nil)
+
+        // And the endpoints split OpenSSL's exporter output that way.
+        let (a, b) = try connectedPair(clientOptions: .init(srtpProfiles: [.aes128CmSha1_80]))
+        let raw = try #require(a.exportedKeyingMaterial)
+        #expect(raw == b.exportedKeyingMaterial)
+        #expect(keys(a) == SRTPKeyingMaterial(exported: raw, profile: .aes128CmSha1_80, role: .client))
+        #expect(keys(a)?.localSalt == Array(raw[32..<46]))
+        #expect(keys(b)?.localKey == Array(raw[16..<32]))
+    }
+
     @Test(arguments: [(DTLSEndpoint.Options(srtpProfiles: [.aes128CmSha1_80]), DTLSEndpoint.Options()),
                       (DTLSEndpoint.Options(), DTLSEndpoint.Options(srtpProfiles: [.aes128CmSha1_80]))])
     func forcedCMProfile(options: (DTLSEndpoint.Options, DTLSEndpoint.Options)) throws {
