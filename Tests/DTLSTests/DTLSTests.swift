@@ -163,6 +163,64 @@ func connectedPair(clientOptions: DTLSEndpoint.Options = .init(), serverOptions:
         #expect(keys(client) != nil && keys(client)?.localKey == keys(server)?.remoteKey)
     }
 
+    /// The server's last flight (ChangeCipherSpec + Finished) is lost: the server is connected, the client
+    /// retransmits its flight on timeout, and the connected server answers it with its last flight again.
+    @Test func lostFinalServerFlightIsRecovered() async throws {
+        let cc = try DTLSCertificate.generate(), sc = try DTLSCertificate.generate()
+        let options = DTLSEndpoint.Options(initialRetransmitMillis: 100)
+        let client = try DTLSEndpoint(role: .client, certificate: cc, remoteFingerprint: sc.fingerprintSHA256, options: options)
+        let server = try DTLSEndpoint(role: .server, certificate: sc, remoteFingerprint: cc.fingerprintSHA256, options: options)
+        var toClient: [[UInt8]] = []
+        for d in client.start(nowMillis: 0) { toClient += server.receive(d, nowMillis: 0).outgoing }  // flight 4
+        var toServer: [[UInt8]] = []
+        for d in toClient { toServer += client.receive(d, nowMillis: 0).outgoing }                      // flight 5
+        var serverConnected = 0
+        var lastFlight: [[UInt8]] = []
+        for d in toServer {
+            let e = server.receive(d, nowMillis: 0)
+            if e.connected != nil { serverConnected += 1 }
+            lastFlight += e.outgoing
+        }
+        #expect(serverConnected == 1 && !lastFlight.isEmpty)
+        #expect(keys(client) == nil)  // flight 6 dropped
+        let deadline = try #require(client.nextTimeoutMillis)
+        try await Task.sleep(for: .milliseconds(150))
+        let resent = client.handleTimeout(nowMillis: deadline)
+        #expect(!resent.isEmpty)
+        var again: [[UInt8]] = []
+        for d in resent {
+            let e = server.receive(d, nowMillis: deadline)
+            #expect(e.connected == nil && e.failure == nil)  // no second `connected`
+            again += e.outgoing
+        }
+        #expect(!again.isEmpty)
+        var clientConnected = 0
+        for d in again where client.receive(d, nowMillis: deadline).connected != nil { clientConnected += 1 }
+        #expect(clientConnected == 1)
+        #expect(keys(client)?.localKey == keys(server)?.remoteKey)
+        #expect(client.nextTimeoutMillis == nil)
+    }
+
+    @Test func smallMTUFragmentsTheHandshake() throws {
+        let options = DTLSEndpoint.Options(mtu: 300)
+        let cc = try DTLSCertificate.generate(), sc = try DTLSCertificate.generate()
+        let client = try DTLSEndpoint(role: .client, certificate: cc, remoteFingerprint: sc.fingerprintSHA256, options: options)
+        let server = try DTLSEndpoint(role: .server, certificate: sc, remoteFingerprint: cc.fingerprintSHA256, options: options)
+        var toServer = client.start(nowMillis: 0), toClient: [[UInt8]] = []
+        var largest = toServer.map(\.count).max() ?? 0, count = toServer.count
+        for _ in 0..<10 {
+            for d in toServer { toClient += server.receive(d, nowMillis: 0).outgoing }
+            toServer = []
+            for d in toClient { toServer += client.receive(d, nowMillis: 0).outgoing }
+            largest = max(largest, (toClient + toServer).map(\.count).max() ?? 0)
+            count += toClient.count + toServer.count
+            toClient = []
+        }
+        #expect(keys(client) != nil && keys(server) != nil)
+        #expect(largest <= 300)
+        #expect(count > 5)  // the certificate flights had to be split
+    }
+
     @Test func garbageDoesNotCrashAndNonDTLSIsIgnored() throws {
         let cc = try DTLSCertificate.generate(), sc = try DTLSCertificate.generate()
         let client = try DTLSEndpoint(role: .client, certificate: cc, remoteFingerprint: sc.fingerprintSHA256)
