@@ -39,7 +39,9 @@ func drainOpenSSLErrors() -> String {
 // MARK: - Certificate
 
 /// A self-signed ECDSA P-256 certificate and its private key, as WebRTC endpoints use.
-public final class DTLSCertificate {
+/// Immutable once generated (OpenSSL reference-counts both objects atomically), so one certificate
+/// can serve many endpoints on different tasks.
+public final class DTLSCertificate: @unchecked Sendable {
     let x509: OpaquePointer
     let privateKey: OpaquePointer
     /// "AB:CD:..." upper-case hex of the DER's SHA-256, as in SDP `a=fingerprint:sha-256`.
@@ -138,6 +140,16 @@ private extension String {
 /// Which side starts the handshake: from SDP `a=setup` (`active` = client, `passive` = server).
 public enum DTLSRole: Sendable, Equatable {
     case client, server
+
+    /// Our role from our own SDP `a=setup` value: `active` → client, `passive` → server;
+    /// nil for `actpass`/`holdconn`/anything else (an answer must settle on one of the two).
+    public init?(localSetup: String) {
+        switch localSetup.lowercased() {
+        case "active": self = .client
+        case "passive": self = .server
+        default: return nil
+        }
+    }
 }
 
 /// The DTLS-SRTP protection profiles we offer; raw values are the IANA ids (RFC 5764, RFC 7714).

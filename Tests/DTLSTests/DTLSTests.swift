@@ -62,6 +62,12 @@ func connectedPair(clientOptions: DTLSEndpoint.Options = .init(), serverOptions:
         #expect(normalizeFingerprint(fp + ":zz") == nil)
     }
 
+    @Test func roleFromSetup() {
+        #expect(DTLSRole(localSetup: "active") == .client)
+        #expect(DTLSRole(localSetup: "PASSIVE") == .server)
+        #expect(DTLSRole(localSetup: "actpass") == nil)
+    }
+
     @Test func badRemoteFingerprintIsRejectedAtInit() throws {
         let c = try DTLSCertificate.generate()
         #expect(throws: DTLSError.self) { try DTLSEndpoint(role: .client, certificate: c, remoteFingerprint: "nonsense") }
