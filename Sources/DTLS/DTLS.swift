@@ -278,7 +278,13 @@ public final class DTLSEndpoint {
             SSL_CTX_free(context)
             throw .openSSL("SSL_new")
         }
-        guard let rbio = BIO_new(BIO_s_mem()), let wbio = BIO_new(BIO_s_mem()) else {
+        guard let rbio = BIO_new(BIO_s_mem()) else {
+            SSL_free(ssl)
+            SSL_CTX_free(context)
+            throw .openSSL("BIO_new")
+        }
+        guard let wbio = BIO_new(BIO_s_mem()) else {
+            BIO_free(rbio)
             SSL_free(ssl)
             SSL_CTX_free(context)
             throw .openSSL("BIO_new")
@@ -325,6 +331,7 @@ public final class DTLSEndpoint {
             throw .openSSL("DTLS context setup")
         }
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, dtlsVerifyCallback)
+        flowrec_ssl_ctx_disable_renegotiation(ctx)  // WebRTC never renegotiates; refuse a peer that tries
         return ctx
     }
 

@@ -82,6 +82,9 @@ static inline int flowrec_ssl_ctx_set_min_proto_version(SSL_CTX *ctx, int versio
 static inline int flowrec_ssl_ctx_set_max_proto_version(SSL_CTX *ctx, int version) {
     return (int)SSL_CTX_set_max_proto_version(ctx, version);
 }
+static inline void flowrec_ssl_ctx_disable_renegotiation(SSL_CTX *ctx) {
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+}
 /// Turns off MTU discovery (memory BIOs have no path MTU) and fixes the link MTU instead.
 static inline void flowrec_ssl_set_fixed_mtu(SSL *ssl, long mtu) {
     SSL_set_options(ssl, SSL_OP_NO_QUERY_MTU);
