@@ -3,3 +3,8 @@
 #include <openssl/x509.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/ec.h>
+#include <openssl/rand.h>
+#include <openssl/bio.h>
+#include <openssl/srtp.h>
+#include <openssl/x509v3.h>

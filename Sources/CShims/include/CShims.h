@@ -70,4 +70,49 @@ static inline int flowrec_averror(int errnum) { return AVERROR(errnum); }
 static inline int flowrec_averror_eof(void) { return AVERROR_EOF; }
 static inline int flowrec_averror_eagain(void) { return AVERROR(EAGAIN); }
 
+// MARK: - OpenSSL (DTLS)
+// Function-like macros of libssl / libcrypto, used by the DTLS module.
+
+#include <openssl/ssl.h>
+#include <openssl/bio.h>
+
+static inline int flowrec_ssl_ctx_set_min_proto_version(SSL_CTX *ctx, int version) {
+    return (int)SSL_CTX_set_min_proto_version(ctx, version);
+}
+static inline int flowrec_ssl_ctx_set_max_proto_version(SSL_CTX *ctx, int version) {
+    return (int)SSL_CTX_set_max_proto_version(ctx, version);
+}
+static inline void flowrec_ssl_ctx_disable_renegotiation(SSL_CTX *ctx) {
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+}
+/// Turns off MTU discovery (memory BIOs have no path MTU) and fixes the link MTU instead.
+static inline void flowrec_ssl_set_fixed_mtu(SSL *ssl, long mtu) {
+    SSL_set_options(ssl, SSL_OP_NO_QUERY_MTU);
+    DTLS_set_link_mtu(ssl, mtu);
+}
+/// Time left on the DTLS retransmission timer: returns 1 and fills `*millis` (rounded up)
+/// when a timer runs, 0 when none does.
+static inline int flowrec_dtls_get_timeout_millis(SSL *ssl, long long *millis) {
+    struct timeval tv;
+    if (DTLSv1_get_timeout(ssl, &tv) != 1) return 0;
+    *millis = (long long)tv.tv_sec * 1000 + ((long long)tv.tv_usec + 999) / 1000;
+    return 1;
+}
+static inline int flowrec_dtls_handle_timeout(SSL *ssl) {
+    return (int)DTLSv1_handle_timeout(ssl);
+}
+static inline int flowrec_bio_reset(BIO *bio) {
+    return (int)BIO_reset(bio);
+}
+/// Makes an empty memory BIO report "retry" (not EOF) on read.
+static inline void flowrec_bio_set_mem_eof_retry(BIO *bio) {
+    BIO_set_mem_eof_return(bio, -1);
+}
+static inline void *flowrec_ssl_get_app_data(const SSL *ssl) {
+    return SSL_get_app_data(ssl);
+}
+static inline int flowrec_ssl_set_app_data(SSL *ssl, void *data) {
+    return SSL_set_app_data(ssl, data);
+}
+
 #endif
