@@ -38,9 +38,11 @@ let package = Package(
         // MARK: Protocols and formats (pure Swift, sans-IO)
         .target(name: "RTP", swiftSettings: hotPathSettings),
         .target(name: "SDP"),
-        .target(name: "Capture", swiftSettings: hotPathSettings),
+        /// IP addresses as text and bytes (dotted IPv4, RFC 5952 IPv6), shared by captures and STUN.
+        .target(name: "IPAddress"),
+        .target(name: "Capture", dependencies: ["IPAddress"], swiftSettings: hotPathSettings),
         /// STUN messages (RFC 8489) and the ICE agent (RFC 8445), sans-IO.
-        .target(name: "ICE", dependencies: ["COpenSSL"]),
+        .target(name: "ICE", dependencies: ["IPAddress", "COpenSSL"]),
         /// DTLS 1.2 over memory BIOs (OpenSSL) and SRTP sessions (libsrtp2), sans-IO.
         .target(name: "DTLS", dependencies: ["COpenSSL", "CShims"]),
         .target(name: "SRTP", dependencies: ["CSRTP"]),
@@ -71,7 +73,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "RTPTests", dependencies: ["RTP"]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "IPAddress"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "RTP"]),
         .testTarget(name: "WebMTests", dependencies: ["WebM", "Media"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Synth", "Capture", "RTP", "Media", "SDP"]),

@@ -1,3 +1,4 @@
+import IPAddress
 /// Link-layer types understood by the pcap and pcapng readers.
 public enum LinkType: UInt32, Sendable {
     case null = 0            // BSD loopback: 4-byte address family, host byte order

@@ -1,3 +1,4 @@
+import IPAddress
 /// Largest captured length accepted for one packet (libpcap's maximum snap length).
 let maxCapturedLength = 256 * 1024
 

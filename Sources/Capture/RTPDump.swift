@@ -1,3 +1,4 @@
+import IPAddress
 /// rtpdump files as written by rtptools (`rtpdump -F dump`) and Wireshark:
 /// `#!rtpplay1.0 address/port\n`, a 16-byte RD_hdr_t (start sec, start usec, source address,
 /// port, padding; big-endian), then records of u16 length (incl. the 8-byte record header),

@@ -1,3 +1,4 @@
+import IPAddress
 import Foundation
 import Testing
 @testable import Capture

@@ -1,3 +1,4 @@
+/// Module `IPAddress`: IP addresses as text and as bytes.
 /// Text forms of IP addresses (dotted IPv4, RFC 5952 IPv6) and back.
 public enum IPAddressText {
     public static func ipv4(_ b: some Collection<UInt8>) -> String {
