@@ -1,3 +1,5 @@
+import Media
+
 /// Reads what the track decoder needs from an Opus packet without decoding it: the duration of one
 /// Opus frame (what in-band FEC can recover) and whether the packet carries LBRR (FEC) data.
 ///
@@ -6,16 +8,6 @@
 /// one VAD flag per 20 ms SILK frame and then the LBRR flag, each a range-coded bit of
 /// probability ½ (`ec_dec_bit_logp(dec, 1)`).
 enum OpusPacketProbe {
-    /// Samples per channel at 48 kHz of one Opus frame in the packet (TOC config, RFC 6716 §3.1).
-    static func frameSamples(toc: UInt8) -> Int {
-        let config = Int(toc >> 3)
-        switch config {
-        case 0..<12: return [480, 960, 1_920, 2_880][config & 3]  // SILK-only: 10, 20, 40, 60 ms
-        case 12..<16: return [480, 960][config & 1]               // hybrid: 10, 20 ms
-        default: return [120, 240, 480, 960][config & 3]           // CELT-only: 2.5, 5, 10, 20 ms
-        }
-    }
-
     /// The byte range of the first Opus frame in `packet` (RFC 6716 §3.2), nil when malformed.
     static func firstFrame(_ packet: [UInt8]) -> Range<Int>? {
         guard let toc = packet.first else { return nil }
@@ -78,7 +70,7 @@ enum OpusPacketProbe {
             return false
         }
         let stereo = toc & 0x04 != 0
-        let silkFrames = max(1, frameSamples(toc: toc) / 960)
+        let silkFrames = max(1, OpusPacketInfo.frameSampleCount(toc: toc) / 960)
         var dec = RangeDecoder(packet, frame)
         for _ in 0..<(stereo ? 2 : 1) {
             for _ in 0..<silkFrames { _ = dec.bitLogp1() }

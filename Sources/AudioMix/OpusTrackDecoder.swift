@@ -117,7 +117,7 @@ public final class OpusTrackDecoder: @unchecked Sendable {
         var aligned = gap - remainder
         guard aligned > 0 else { return }
         if let packet = nextPacket, let toc = packet.first, OpusPacketProbe.hasLBRR(packet) {
-            let fecSpan = Int64(OpusPacketProbe.frameSamples(toc: toc))
+            let fecSpan = Int64(OpusPacketInfo.frameSampleCount(toc: toc))
             if fecSpan <= aligned {
                 concealPLC(aligned - fecSpan, into: &out)
                 aligned = fecSpan

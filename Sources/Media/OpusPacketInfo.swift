@@ -9,6 +9,12 @@ public enum OpusPacketInfo {
         return n > 0 ? Int(n) : nil
     }
 
+    /// Samples per channel at 48 kHz of one Opus frame of a packet with this TOC byte (2.5–60 ms).
+    public static func frameSampleCount(toc: UInt8) -> Int {
+        var byte = toc
+        return Int(opus_packet_get_samples_per_frame(&byte, 48_000))
+    }
+
     /// True when the TOC's stereo flag is set.
     public static func isStereo(_ packet: [UInt8]) -> Bool {
         guard let toc = packet.first else { return false }

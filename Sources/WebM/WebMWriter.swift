@@ -191,7 +191,7 @@ public final class WebMWriter: @unchecked Sendable {
         var keyframe = isKeyframe
         if case .audio = tracks[track] {
             keyframe = true
-            if duration == nil, let samples = opusPacketSamples(data) {
+            if duration == nil, let samples = OpusPacketInfo.sampleCount(data) {
                 duration = Int64((samples + 24) / 48)
             }
         }
@@ -291,26 +291,4 @@ func opusHead(channels: Int, preSkip: Int, inputSampleRate: Int) -> [UInt8] {
     head += [0, 0]  // output gain
     head.append(0)  // channel mapping family 0 (mono/stereo)
     return head
-}
-
-/// Samples (at 48 kHz) in an Opus packet, from its TOC byte (RFC 6716 §3.1); nil if malformed.
-func opusPacketSamples(_ packet: [UInt8]) -> Int? {
-    guard let toc = packet.first else { return nil }
-    let config = Int(toc >> 3)
-    let frameSamples: Int
-    switch config {
-    case 0..<12: frameSamples = [480, 960, 1920, 2880][config % 4]
-    case 12..<16: frameSamples = [480, 960][config % 2]
-    default: frameSamples = [120, 240, 480, 960][config % 4]
-    }
-    let frames: Int
-    switch toc & 0x3 {
-    case 0: frames = 1
-    case 1, 2: frames = 2
-    default:
-        guard packet.count >= 2 else { return nil }
-        frames = Int(packet[1] & 0x3F)
-    }
-    let total = frames * frameSamples
-    return total > 0 && total <= 5_760 ? total : nil
 }

@@ -199,11 +199,11 @@ private let candidates: [Double] = [220, 330, 440, 660, 880, 1_000]
     }
 
     @Test func frameDurations() {
-        #expect(OpusPacketProbe.frameSamples(toc: 1 << 3) == 960)    // SILK NB 20 ms
-        #expect(OpusPacketProbe.frameSamples(toc: 3 << 3) == 2_880)  // SILK NB 60 ms
-        #expect(OpusPacketProbe.frameSamples(toc: 15 << 3) == 960)   // hybrid FB 20 ms
-        #expect(OpusPacketProbe.frameSamples(toc: 31 << 3) == 960)   // CELT FB 20 ms
-        #expect(OpusPacketProbe.frameSamples(toc: 16 << 3) == 120)   // CELT NB 2.5 ms
+        #expect(OpusPacketInfo.frameSampleCount(toc: 1 << 3) == 960)    // SILK NB 20 ms
+        #expect(OpusPacketInfo.frameSampleCount(toc: 3 << 3) == 2_880)  // SILK NB 60 ms
+        #expect(OpusPacketInfo.frameSampleCount(toc: 15 << 3) == 960)   // hybrid FB 20 ms
+        #expect(OpusPacketInfo.frameSampleCount(toc: 31 << 3) == 960)   // CELT FB 20 ms
+        #expect(OpusPacketInfo.frameSampleCount(toc: 16 << 3) == 120)   // CELT NB 2.5 ms
     }
 
     @Test func celtOnlyPacketsNeverClaimFEC() throws {

@@ -221,9 +221,9 @@ struct WebMWriterTests {
         #expect(head == Array("OpusHead".utf8) + [1, 2, 0x38, 0x01, 0x80, 0xBB, 0x00, 0x00, 0, 0, 0])
         #expect(head.count == 19)
         let enc = try OpusEncoder()
-        #expect(opusPacketSamples(try enc.encode([Int16](repeating: 0, count: 960))) == 960)
-        #expect(opusPacketSamples(try enc.encode([Int16](repeating: 0, count: 2880))) == 2880)
-        #expect(opusPacketSamples(try enc.encode([Int16](repeating: 0, count: 240))) == 240)
-        #expect(opusPacketSamples([]) == nil)
+        #expect(OpusPacketInfo.sampleCount(try enc.encode([Int16](repeating: 0, count: 960))) == 960)
+        #expect(OpusPacketInfo.sampleCount(try enc.encode([Int16](repeating: 0, count: 2880))) == 2880)
+        #expect(OpusPacketInfo.sampleCount(try enc.encode([Int16](repeating: 0, count: 240))) == 240)
+        #expect(OpusPacketInfo.sampleCount([]) == nil)
     }
 }
