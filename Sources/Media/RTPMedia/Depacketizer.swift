@@ -99,3 +99,20 @@ public struct OpusDepacketizer: Depacketizer {
     public mutating func lost(firstSequence: Int64, count: Int) -> [EncodedFrame] { [] }
     public mutating func flush() -> [EncodedFrame] { [] }
 }
+
+/// Whether the packets handed to a depacketizer follow each other with no hole: a sequence
+/// number that does not follow the previous one, unless a reported gap covered it, is a loss.
+struct SequenceContinuity: Sendable {
+    private var last: Int64?
+
+    /// Records `sequence`; false when packets are missing before it.
+    mutating func follows(_ sequence: Int64) -> Bool {
+        defer { last = sequence }
+        return last.map { sequence == $0 + 1 } ?? true
+    }
+
+    /// Records a gap the reorder buffer reported, so the packet after it counts as following.
+    mutating func skip(firstSequence: Int64, count: Int) {
+        last = max(last ?? .min, firstSequence + Int64(count) - 1)
+    }
+}

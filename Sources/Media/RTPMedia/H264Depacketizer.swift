@@ -47,14 +47,13 @@ public struct H264Depacketizer: Depacketizer {
     private var fuActive = false
     private var fu: [UInt8] = []
 
-    private var lastSequence: Int64?
+    private var continuity = SequenceContinuity()
 
     public init() {}
 
     public mutating func push(_ packet: OrderedPacket) -> [EncodedFrame] {
         var out: [EncodedFrame] = []
-        if let last = lastSequence, packet.sequence != last + 1 { lossOccurred() }
-        lastSequence = packet.sequence
+        if !continuity.follows(packet.sequence) { lossOccurred() }
         if inFrame && packet.timestamp != frameTimestamp {
             finish(&out) // the marker was not seen, but nothing was missing in between
         }
@@ -71,7 +70,7 @@ public struct H264Depacketizer: Depacketizer {
     public mutating func lost(firstSequence: Int64, count: Int) -> [EncodedFrame] {
         guard count > 0 else { return [] }
         lossOccurred()
-        lastSequence = max(lastSequence ?? .min, firstSequence + Int64(count) - 1)
+        continuity.skip(firstSequence: firstSequence, count: count)
         return []
     }
 

@@ -87,7 +87,7 @@ public struct VP8Depacketizer: Depacketizer {
     private var frameTimestamp: Int64 = 0
     private var frameArrival: Int64 = 0
     private var data: [UInt8] = []
-    private var lastSequence: Int64?
+    private var continuity = SequenceContinuity()
 
     public init() {}
 
@@ -103,8 +103,7 @@ public struct VP8Depacketizer: Depacketizer {
 
     public mutating func push(_ packet: OrderedPacket) -> [EncodedFrame] {
         var out: [EncodedFrame] = []
-        if let last = lastSequence, packet.sequence != last + 1 { lossOccurred() }
-        lastSequence = packet.sequence
+        if !continuity.follows(packet.sequence) { lossOccurred() }
         if inFrame && packet.timestamp != frameTimestamp {
             finish(&out) // the frame's marker was not seen but nothing was missing in between
         }
@@ -131,7 +130,7 @@ public struct VP8Depacketizer: Depacketizer {
     public mutating func lost(firstSequence: Int64, count: Int) -> [EncodedFrame] {
         guard count > 0 else { return [] }
         lossOccurred()
-        lastSequence = max(lastSequence ?? .min, firstSequence + Int64(count) - 1)
+        continuity.skip(firstSequence: firstSequence, count: count)
         return []
     }
 

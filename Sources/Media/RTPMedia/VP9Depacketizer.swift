@@ -285,14 +285,13 @@ public struct VP9Depacketizer: Depacketizer {
     private var layerIDs: [UInt8] = []
     private var baseKeyHint = false
     private var pictureHadSS = false
-    private var lastSequence: Int64?
+    private var continuity = SequenceContinuity()
 
     public init() {}
 
     public mutating func push(_ packet: OrderedPacket) -> [EncodedFrame] {
         var out: [EncodedFrame] = []
-        if let last = lastSequence, packet.sequence != last + 1 { lossOccurred() }
-        lastSequence = packet.sequence
+        if !continuity.follows(packet.sequence) { lossOccurred() }
         if inPicture && packet.timestamp != pictureTimestamp {
             finish(&out)
         }
@@ -337,7 +336,7 @@ public struct VP9Depacketizer: Depacketizer {
     public mutating func lost(firstSequence: Int64, count: Int) -> [EncodedFrame] {
         guard count > 0 else { return [] }
         lossOccurred()
-        lastSequence = max(lastSequence ?? .min, firstSequence + Int64(count) - 1)
+        continuity.skip(firstSequence: firstSequence, count: count)
         return []
     }
 
