@@ -22,25 +22,3 @@ public enum SynthJob {
         return (paths, generator.stats)
     }
 }
-
-/// Expands folders among `inputs` into the capture files they hold (`.mjr`, `.pcap`, `.pcapng`,
-/// `.rtpdump`, `.rtp`), sorted by name; files are kept as given.
-public func expandInputs(_ inputs: [String]) throws -> [String] {
-    var out: [String] = []
-    let extensions: Set<String> = ["mjr", "pcap", "pcapng", "rtpdump", "rtp", "cap"]
-    for input in inputs {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory) else {
-            throw JobError("\(input): no such file or folder")
-        }
-        if isDirectory.boolValue {
-            let names = try FileManager.default.contentsOfDirectory(atPath: input).sorted()
-            let found = names.filter { extensions.contains(($0 as NSString).pathExtension.lowercased()) }
-            if found.isEmpty { throw JobError("\(input): folder holds no capture files (.mjr, .pcap, .pcapng, .rtpdump)") }
-            out += found.map { (input as NSString).appendingPathComponent($0) }
-        } else {
-            out.append(input)
-        }
-    }
-    return out
-}
