@@ -21,6 +21,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // MARK: C libraries (Debian -dev packages via pkg-config)
@@ -48,7 +49,12 @@ let package = Package(
         .target(name: "SRTP", dependencies: ["CSRTP"]),
         /// A receiving peer's sans-IO parts: RFC 7983 demultiplexing, reception statistics and
         /// receiver reports, NACK scheduling.
-        .target(name: "Peer", dependencies: ["RTP"]),
+        .target(name: "Peer", dependencies: ["RTP", "ICE", "DTLS", "SRTP", "SDP", "Media"]),
+        /// The WHIP endpoint (RFC 9725): request handling (sans-IO) and its SwiftNIO HTTP/1.1 server.
+        .target(name: "WHIP", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
 
         // MARK: Media
         .target(name: "Media", dependencies: ["RTP", "COpus", "CVPX", "CFFmpeg", "CShims"], swiftSettings: hotPathSettings),
@@ -79,7 +85,8 @@ let package = Package(
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Synth", "Capture", "RTP", "Media", "SDP"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
         .testTarget(name: "ICETests", dependencies: ["ICE"]),
-        .testTarget(name: "PeerTests", dependencies: ["Peer", "RTP"]),
+        .testTarget(name: "PeerTests", dependencies: ["Peer", "RTP", "ICE", "DTLS", "SRTP", "SDP", "Media"]),
+        .testTarget(name: "WHIPTests", dependencies: ["WHIP"]),
         .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP", "RTP"]),
         .testTarget(name: "AudioMixTests", dependencies: ["AudioMix", "Media"]),
         .testTarget(name: "VideoComposeTests", dependencies: ["VideoCompose", "Media"]),

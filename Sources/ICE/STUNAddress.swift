@@ -1,3 +1,5 @@
+/// Module `ICE`: STUN messages (RFC 8489) and the ICE agent (RFC 8445), sans-IO.
+
 import IPAddress
 
 /// A transport address carried in (XOR-)MAPPED-ADDRESS: a textual IP and a port.

@@ -1,0 +1,1 @@
+/// Module `WHIP`: the WHIP endpoint (RFC 9725).
