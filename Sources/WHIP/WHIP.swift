@@ -1,1 +1,6 @@
-/// Module `WHIP`: the WHIP endpoint (RFC 9725).
+/// Module `WHIP`: the WHIP endpoint (RFC 9725) that publishers (browsers, OBS, GStreamer) push to.
+///
+/// - `WHIPRequestHandler` is the sans-IO core: routing, validation, bearer auth, CORS, ETags, and
+///   the calls into a `WHIPBackend` (the recorder), all without sockets.
+/// - `WHIPServer` is the thin SwiftNIO HTTP/1.1 server around it.
+/// - `WHIPFragment` reads trickle ICE / ICE restart bodies (RFC 8840 `application/trickle-ice-sdpfrag`).
