@@ -41,15 +41,20 @@ public enum ICECandidateType: String, Sendable, Equatable, Hashable {
 public struct ICECandidate: Sendable, Equatable, Hashable {
     public var foundation: String
     public var component: Int
+    /// Lower case ("udp", "tcp").
     public var transport: String
     public var priority: UInt32
+    /// An IP literal, or for an mDNS candidate (RFC 8839 §5.1, draft-ietf-mmusic-mdns-ice-candidates)
+    /// the host name as written ("1f4c…b2.local"), which the agent ignores.
     public var address: STUNAddress
     public var type: ICECandidateType
     /// `raddr`/`rport` for reflexive and relayed candidates.
     public var related: STUNAddress?
+    /// `tcptype` (active, passive, so) of a TCP candidate (RFC 6544), nil for UDP.
+    public var tcpType: String?
 
     public init(foundation: String, component: Int = 1, transport: String = "udp", priority: UInt32, address: STUNAddress,
-                type: ICECandidateType, related: STUNAddress? = nil) {
+                type: ICECandidateType, related: STUNAddress? = nil, tcpType: String? = nil) {
         self.foundation = foundation
         self.component = component
         self.transport = transport
@@ -57,6 +62,7 @@ public struct ICECandidate: Sendable, Equatable, Hashable {
         self.address = address
         self.type = type
         self.related = related
+        self.tcpType = tcpType
     }
 }
 
@@ -114,7 +120,8 @@ public struct TURNServer: Sendable, Equatable {
 public struct ICEAgentOptions: Sendable {
     /// Server-reflexive candidate via a Binding request to this STUN server.
     public var stunServer: STUNAddress?
-    /// Relayed candidate via an Allocate on this TURN server.
+    /// Relayed candidate via an Allocate on this TURN server. Not implemented yet: ``ICEAgent``
+    /// ignores it.
     public var turnServer: TURNServer?
     /// Pacing of connectivity checks (RFC 8445 Ta).
     public var pacingMicros: Int64 = 50_000
@@ -124,6 +131,18 @@ public struct ICEAgentOptions: Sendable {
     public var consentTimeoutMicros: Int64 = 30_000_000
     /// No pair succeeds within this long after checks start: `failed`.
     public var checkingTimeoutMicros: Int64 = 30_000_000
+    /// Connected, but no consent response for this long: `disconnected` (until one arrives).
+    public var disconnectedTimeoutMicros: Int64 = 15_000_000
+    /// Connectivity-check retransmissions (RFC 8489 §6.2.1): the first RTO, doubling up to the
+    /// maximum, at most this many transmissions; the pair fails one RTO after the last.
+    public var checkRTOMicros: Int64 = 250_000
+    public var checkMaxRTOMicros: Int64 = 2_000_000
+    public var checkMaxTransmissions = 7
+    /// Controlling agent (regular nomination, RFC 8445 §8.1.1): nominate the best valid pair once
+    /// no better pair is still being checked, or this long after the first pair succeeded.
+    public var nominationDelayMicros: Int64 = 500_000
+    /// At most this many candidate pairs (RFC 8445 §6.1.2.5); the lowest-priority unchecked ones go.
+    public var maxPairs = 100
 
     public init(stunServer: STUNAddress? = nil, turnServer: TURNServer? = nil) {
         self.stunServer = stunServer
