@@ -65,7 +65,8 @@ extension WHIPRequestHandler {
             return .plain(413, "the body is larger than \(options.maxSDPBytes) bytes")
         }
         if let contentType, Self.mediaType(request.headers["Content-Type"]) != contentType {
-            return .plain(415, "Content-Type must be \(contentType)", headers: ["Accept-Post": Self.sdpType])
+            let accept = contentType == Self.sdpType ? "Accept-Post" : "Accept-Patch"
+            return .plain(415, "Content-Type must be \(contentType)", headers: [accept: contentType])
         }
         return nil
     }

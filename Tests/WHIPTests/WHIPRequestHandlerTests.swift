@@ -111,7 +111,9 @@ import Testing
         let handler = WHIPRequestHandler(options: .init(), backend: backend)
         #expect(await handler.handle(post(headers: ["Content-Type": "text/plain"])).status == 415)
         #expect(await handler.handle(post(headers: [:])).status == 415)
-        #expect(await handler.handle(patch(Self.sdp)).status == 415)
+        let patch415 = await handler.handle(patch(Self.sdp))
+        #expect(patch415.status == 415 && patch415.headers["Accept-Patch"] == "application/trickle-ice-sdpfrag")
+        #expect(await handler.handle(post(headers: [:])).headers["Accept-Post"] == "application/sdp")
         #expect(await backend.log.count == 0)
     }
 
