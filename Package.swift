@@ -56,6 +56,13 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
 
+        /// Live recording: a SwiftNIO UDP driver per publisher around the sans-IO peer, raw capture,
+        /// the WHIP backend, and the record job that turns captures into the outputs.
+        .target(name: "Live", dependencies: [
+            "Peer", "WHIP", "DTLS", "ICE", "Capture", "Media", "Ingest", "Jobs", "Pipeline",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+
         // MARK: Media
         .target(name: "Media", dependencies: ["RTP", "COpus", "CVPX", "CFFmpeg", "CShims"], swiftSettings: hotPathSettings),
         .target(name: "WebM", dependencies: ["Media", "CFFmpeg", "CShims"], swiftSettings: hotPathSettings),
@@ -73,7 +80,7 @@ let package = Package(
 
         // MARK: Command line
         .executableTarget(name: "flowrec", dependencies: [
-            "Jobs", "Capture", "Media", "SDP", "Pipeline",
+            "Jobs", "Capture", "Media", "SDP", "Pipeline", "Live", "Peer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

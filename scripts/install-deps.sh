@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages flowrec builds against and tests with, if any are missing.
-# Idempotent and quiet when everything is already there. Run as root on Debian 12.
+# Installs the Debian packages flowrec builds against and tests with, and the Python WebRTC peer
+# the live tests publish with (aiortc), if any are missing. Idempotent and quiet when everything
+# is already there. Run as root on Debian 12.
 set -euo pipefail
 packages=(
   pkg-config bc time libopus-dev libvpx-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
-  libsrtp2-dev libssl-dev libyuv-dev ffmpeg janus-tools
+  libsrtp2-dev libssl-dev libyuv-dev ffmpeg janus-tools iproute2 util-linux python3-pip
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -15,6 +16,11 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# aiortc publishes to `flowrec record` in the live tests (for the python3 on PATH).
+if ! python3 -c 'import aiortc' 2>/dev/null; then
+  echo "installing: aiortc (pip)" >&2
+  python3 -m pip install -q aiortc==1.16.0 2>/dev/null || python3 -m pip install -q --break-system-packages aiortc==1.16.0
 fi
 if ! command -v swift >/dev/null; then
   if [ -x /opt/swift/usr/bin/swift ]; then export PATH=/opt/swift/usr/bin:$PATH; else echo "swift toolchain not found (expected /opt/swift)" >&2; exit 1; fi

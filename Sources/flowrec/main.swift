@@ -24,7 +24,7 @@ struct Flowrec: ParsableCommand {
         Exit codes: 0 done; 64 usage error; 65 bad input (malformed or unreadable capture);
         73 output cannot be created (exists without --force, no permission); 74 I/O error while writing.
         """,
-        subcommands: [Transcode.self, Inspect.self, Synth.self])
+        subcommands: [Transcode.self, Record.self, Inspect.self, Synth.self])
 }
 
 /// Options shared by commands that read RTP dumps.

@@ -1,0 +1,21 @@
+/// Module `Live`: recording live peers. Each WHIP publisher gets one UDP socket driven by a
+/// SwiftNIO event loop, a sans-IO ``PeerConnection`` on that loop, and a raw capture file that
+/// every decrypted packet goes to (flushed every second, so a crash loses at most a second).
+/// When the recording stops, the captures are turned into the composite and per-participant
+/// WebM by the same pipeline as `flowrec transcode`, and a JSON manifest is written.
+import Foundation
+
+/// Microseconds on the monotonic clock (for protocol timers) and on the wall clock (for captures).
+enum LiveClock {
+    static func monotonicMicros() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    }
+
+    static func wallMicros() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    }
+}

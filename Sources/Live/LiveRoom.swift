@@ -1,0 +1,114 @@
+import DTLS
+import Foundation
+import NIOCore
+import NIOPosix
+import Peer
+import WHIP
+
+/// How a live room takes publishers.
+public struct LiveRoomOptions: Sendable {
+    /// The room name publishers use in `POST /whip/{room}`.
+    public var room: String
+    /// Where raw captures go (one pcap per participant).
+    public var captureFolder: String
+    /// The address UDP sockets bind (`0.0.0.0`: all IPv4 interfaces).
+    public var bindHost = "0.0.0.0"
+    /// UDP ports for publishers' sockets (one each); nil: any free port.
+    public var udpPorts: ClosedRange<Int>?
+    /// The host candidates announced: these addresses with each socket's port.
+    public var candidateHosts: [String]
+    public var peer = PeerOptions()
+    /// More publishers than this at once get `503`.
+    public var maxParticipants = 16
+
+    public init(room: String, captureFolder: String, candidateHosts: [String]) {
+        self.room = room
+        self.captureFolder = captureFolder
+        self.candidateHosts = candidateHosts
+    }
+}
+
+/// A room being recorded live: each WHIP publisher becomes a participant with its own
+/// ``PeerSession``. Tracks who is present, so the recording can stop when the room empties.
+public actor LiveRoom: WHIPBackend {
+    private let options: LiveRoomOptions
+    private let group: any EventLoopGroup
+    private let certificate: DTLSCertificate
+    private var sessions: [String: PeerSession] = [:]
+    private var finished: [PeerSessionSummary] = []
+    private var nextNumber = 1
+    private var accepting = true
+    /// When the room last became empty (monotonic µs), nil while someone is in it or before anyone came.
+    public private(set) var emptySinceMicros: Int64?
+    public private(set) var everJoined = false
+
+    public init(options: LiveRoomOptions, group: any EventLoopGroup) throws {
+        self.options = options
+        self.group = group
+        certificate = try DTLSCertificate.generate()
+        try FileManager.default.createDirectory(atPath: options.captureFolder, withIntermediateDirectories: true)
+    }
+
+    /// Participants present now.
+    public var participantCount: Int { sessions.count }
+
+    public func createSession(room: String, offer: String, remoteAddress: String?) async throws -> WHIPSessionCreated {
+        guard room == options.room else { throw WHIPError.notFound("this recorder records room '\(options.room)', not '\(room)'") }
+        guard accepting else { throw WHIPError.unavailable("the recording is finishing") }
+        guard sessions.count < options.maxParticipants else {
+            throw WHIPError.unavailable("room is full (\(options.maxParticipants) publishers)", retryAfter: 10)
+        }
+        let number = nextNumber
+        nextNumber += 1
+        let participant = "p\(number)"
+        let id = String(format: "%@-%08x", participant, UInt32.random(in: 0...UInt32.max))
+        let session: PeerSession
+        do {
+            session = try await PeerSession.open(
+                id: id, participant: participant, offer: offer, group: group, bindHost: options.bindHost, ports: options.udpPorts,
+                hostAddresses: options.candidateHosts, certificate: certificate, options: options.peer,
+                capturePath: options.captureFolder + "/\(participant).pcap",
+                onFailure: { [weak self] _ in Task { await self?.drop(id) } })
+        } catch let error as PeerError {
+            throw WHIPError.badRequest(error.description)
+        }
+        sessions[id] = session
+        everJoined = true
+        emptySinceMicros = nil
+        return WHIPSessionCreated(session: id, answer: session.answer, etag: "\"\(id)\"")
+    }
+
+    public func updateSession(room: String, session: String, fragment: WHIPFragment) async throws -> String? {
+        guard let peer = sessions[session] else { throw WHIPError.notFound("no session \(session)") }
+        if let remote = peer.remoteUfrag, fragment.isICERestart(currentUfrag: remote) {
+            throw WHIPError.unprocessable("ICE restart is not supported yet: publish again (DELETE, then POST)")
+        }
+        peer.addRemoteCandidates(fragment.candidates.map(\.value))
+        return nil
+    }
+
+    public func deleteSession(room: String, session: String) async throws {
+        guard sessions[session] != nil else { throw WHIPError.notFound("no session \(session)") }
+        await drop(session)
+    }
+
+    /// Stops taking publishers, closes every session and returns what each one did.
+    public func finish() async -> [PeerSessionSummary] {
+        accepting = false
+        for id in Array(sessions.keys) { await drop(id) }
+        return finished.sorted { $0.joinedMicros < $1.joinedMicros }
+    }
+
+    /// Summaries of everyone so far (present and gone).
+    public func summaries() async -> [PeerSessionSummary] {
+        var all = finished
+        for session in sessions.values { all.append(await session.currentSummary()) }
+        return all.sorted { $0.joinedMicros < $1.joinedMicros }
+    }
+
+    private func drop(_ id: String) async {
+        guard let session = sessions.removeValue(forKey: id) else { return }
+        finished.append(await session.close())
+        if sessions.isEmpty { emptySinceMicros = LiveClock.monotonicMicros() }
+    }
+}

@@ -1,0 +1,66 @@
+import Capture
+import ICE
+import Media
+import Peer
+
+/// One participant's raw capture: every decrypted RTP and RTCP packet it sent, as a pcap file
+/// that `flowrec transcode` reads. Payload types are rewritten to fixed ones per codec
+/// (``payloadType(for:)``) so that files from peers with different SDP read the same way.
+///
+/// Crash safety: the file is flushed to the kernel and synced to disk at least once a second.
+final class ParticipantCapture {
+    let path: String
+    private let writer: PcapWriter
+    private let local: STUNAddress
+    private var lastFlushMicros: Int64
+    private(set) var packets = 0
+    /// The first write or flush error; the capture stops there (the packets before it are kept).
+    private(set) var failure: CaptureError?
+
+    static let flushIntervalMicros: Int64 = 1_000_000
+
+    /// The payload type a codec is written with.
+    static func payloadType(for codec: Codec) -> UInt8 {
+        switch codec {
+        case .opus: 111
+        case .vp8: 96
+        case .vp9: 98
+        case .h264: 102
+        }
+    }
+
+    /// The codec of each payload type written, for reading the capture back.
+    static var payloadTypes: [UInt8: Codec] {
+        Dictionary(uniqueKeysWithValues: Codec.allCases.map { (payloadType(for: $0), $0) })
+    }
+
+    init(path: String, local: STUNAddress, nowMicros: Int64) throws(CaptureError) {
+        self.path = path
+        self.local = local
+        writer = try PcapWriter(path: path)
+        lastFlushMicros = nowMicros
+    }
+
+    /// Appends one packet, seen at `wallMicros` (µs since the epoch).
+    func write(_ packet: ReceivedPacket, wallMicros: Int64) {
+        guard failure == nil else { return }
+        var bytes = packet.bytes
+        if packet.kind == .rtp, let codec = packet.codec, bytes.count > 1 {
+            bytes[1] = bytes[1] & 0x80 | Self.payloadType(for: codec)
+        }
+        let flow = UDPFlow(source: packet.from.ip, sourcePort: packet.from.port, destination: local.ip, destinationPort: local.port)
+        do { try writer.write(bytes, flow: flow, atMicros: wallMicros) } catch { failure = error }
+        packets += 1
+    }
+
+    /// Flushes and syncs when the last flush is a second old.
+    func flushIfDue(nowMicros: Int64) {
+        guard nowMicros - lastFlushMicros >= Self.flushIntervalMicros, failure == nil else { return }
+        lastFlushMicros = nowMicros
+        do { try writer.flush(sync: true) } catch { failure = error }
+    }
+
+    func close() {
+        do { try writer.close() } catch { if failure == nil { failure = error } }
+    }
+}

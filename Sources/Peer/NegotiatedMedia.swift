@@ -1,0 +1,74 @@
+import Media
+import SDP
+
+/// What an offer/answer exchange settled for the media a receive-only peer takes: which codec
+/// each payload type carries, which payload types are RTX (RFC 4588) and what they repair, which
+/// RTCP feedback the sender understands, and the SSRC pairs announced by `a=ssrc-group:FID`.
+public struct NegotiatedMedia: Sendable, Equatable {
+    /// Codec by payload type, for the accepted m-lines (RTX excluded).
+    public var codecs: [UInt8: Codec] = [:]
+    /// RTX payload type → the payload type it repairs (`apt`).
+    public var rtxPayloadTypes: [UInt8: UInt8] = [:]
+    /// RTX SSRC → media SSRC, from `a=ssrc-group:FID media rtx`.
+    public var rtxSSRCs: [UInt32: UInt32] = [:]
+    /// Payload types whose sender takes Generic NACK (`a=rtcp-fb:PT nack`).
+    public var nackPayloadTypes: Set<UInt8> = []
+    /// Payload types whose sender takes PLI (`nack pli`) and FIR (`ccm fir`).
+    public var pliPayloadTypes: Set<UInt8> = []
+    public var firPayloadTypes: Set<UInt8> = []
+    /// Whether the sender listens to REMB (`goog-remb`) on any payload type.
+    public var remb = false
+    /// CNAME by SSRC, from `a=ssrc:… cname:`.
+    public var cnames: [UInt32: String] = [:]
+    /// The DTLS fingerprint and setup role the offerer announced (BUNDLE: from the first m-line that has them).
+    public var remoteFingerprint: String?
+    public var remoteSetup: String?
+    /// The offerer's ICE credentials (session level or the first m-line's).
+    public var remoteUfrag: String?
+    public var remotePwd: String?
+    /// `a=candidate` values the offer carried (without the prefix), for the first BUNDLE transport.
+    public var remoteCandidates: [String] = []
+
+    public init() {}
+
+    /// Reads `offer` as answered by `answered` (from ``SessionDescription/receiveOnlyAnswer(to:options:)``).
+    public init(offer: SessionDescription, answered: [AnsweredMedia]) {
+        let accepted = Set(answered.filter { $0.payloadFormats != nil }.map(\.mid))
+        for (index, section) in offer.media.enumerated() {
+            let mid = section.mid ?? String(index)
+            remoteFingerprint = remoteFingerprint ?? Self.sha256(section.attributes("fingerprint"))
+            remoteSetup = remoteSetup ?? section.attribute("setup")
+            remoteUfrag = remoteUfrag ?? section.attribute("ice-ufrag")
+            remotePwd = remotePwd ?? section.attribute("ice-pwd")
+            for (ssrc, cname) in section.ssrcs { if let cname { cnames[ssrc] = cname } }
+            guard accepted.contains(mid), let formats = answered.first(where: { $0.mid == mid })?.payloadFormats else { continue }
+            if remoteCandidates.isEmpty { remoteCandidates = section.attributes("candidate") }
+            for format in formats {
+                if format.encodingName.lowercased() == "rtx", let apt = format.parameter("apt").flatMap(UInt8.init) {
+                    rtxPayloadTypes[format.payloadType] = apt
+                    continue
+                }
+                guard let codec = Codec(encodingName: format.encodingName) else { continue }
+                codecs[format.payloadType] = codec
+                if format.feedback.contains("nack") { nackPayloadTypes.insert(format.payloadType) }
+                if format.feedback.contains("nack pli") { pliPayloadTypes.insert(format.payloadType) }
+                if format.feedback.contains("ccm fir") { firPayloadTypes.insert(format.payloadType) }
+                if format.feedback.contains("goog-remb") { remb = true }
+            }
+            for group in section.attributes("ssrc-group") {
+                let parts = group.split(separator: " ")
+                guard parts.first == "FID", parts.count == 3, let media = UInt32(parts[1]), let rtx = UInt32(parts[2]) else { continue }
+                rtxSSRCs[rtx] = media
+            }
+        }
+        remoteFingerprint = remoteFingerprint ?? Self.sha256(offer.attributes.filter { $0.name == "fingerprint" }.compactMap(\.value))
+        remoteSetup = remoteSetup ?? offer.attribute("setup")
+        remoteUfrag = remoteUfrag ?? offer.attribute("ice-ufrag")
+        remotePwd = remotePwd ?? offer.attribute("ice-pwd")
+    }
+
+    /// The SHA-256 one of several `a=fingerprint` values (offers may add sha-384 and sha-512).
+    static func sha256(_ fingerprints: [String]) -> String? {
+        fingerprints.first { $0.lowercased().hasPrefix("sha-256 ") }
+    }
+}

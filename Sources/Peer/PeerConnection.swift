@@ -1,0 +1,399 @@
+import DTLS
+import ICE
+import Media
+import RTP
+import SDP
+import SRTP
+
+/// Which DTLS role to take when the offer leaves the choice (`a=setup:actpass`).
+public enum DTLSRolePreference: String, Sendable, CaseIterable {
+    /// Client (`a=setup:active`), as RFC 8842 §5.3 advises an answerer.
+    case auto
+    case client
+    case server
+}
+
+/// How a receiving peer behaves.
+public struct PeerOptions: Sendable {
+    public var ice = ICEAgentOptions()
+    public var dtlsRole: DTLSRolePreference = .auto
+    public var srtpProfiles: [SRTPProfile] = [.aeadAes128Gcm, .aes128CmSha1_80]
+    /// The bitrate announced with REMB to senders that take it (so they ramp up to it).
+    public var rembBitsPerSecond: UInt64 = 2_500_000
+    /// Receiver reports (with REMB and SDES) this often.
+    public var reportIntervalMicros: Int64 = 1_000_000
+    /// At most one keyframe request per stream this often.
+    public var keyframeRequestIntervalMicros: Int64 = 500_000
+    /// The CNAME of our (never sending) RTCP source.
+    public var cname = "flowrec"
+
+    public init() {}
+}
+
+/// Something the peer's owner should know.
+public enum PeerEvent: Sendable, Equatable {
+    case iceStateChanged(ICEConnectionState)
+    /// DTLS finished and SRTP keys are in place: media flows from here.
+    case connected
+    /// The connection is gone for good (ICE failed or consent lost, DTLS failed or closed by the peer).
+    case failed(String)
+}
+
+/// A decrypted packet from the remote peer.
+public struct ReceivedPacket: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable { case rtp, rtcp }
+    public var kind: Kind
+    /// The packet as it was sent (RTX already turned back into the original packet).
+    public var bytes: [UInt8]
+    /// The codec of an RTP packet, from its payload type.
+    public var codec: Codec?
+    public var arrivalMicros: Int64
+    public var from: STUNAddress
+}
+
+/// What a peer counted.
+public struct PeerStats: Sendable, Equatable {
+    public var rtpPackets = 0
+    public var rtcpPackets = 0
+    /// Packets that arrived through RTX after a NACK and filled a hole.
+    public var repairedPackets = 0
+    public var nackedPackets = 0
+    public var nackGivenUp = 0
+    public var pliSent = 0
+    public var firSent = 0
+    public var reportsSent = 0
+    public var srtpAuthFailures = 0
+    public var srtpReplays = 0
+    public var malformed = 0
+    /// RTP with a payload type not in the answer.
+    public var unknownPayloadType = 0
+    /// Cumulative loss reported for each media SSRC (expected − received, before repair).
+    public var lost = 0
+}
+
+/// A receive-only WebRTC peer connection, sans-IO: answers an offer, then takes datagrams and
+/// time and returns datagrams to send, decrypted packets and events.
+///
+/// Inside: an ``ICEAgent`` (controlled, full agent), a ``DTLSEndpoint`` started once ICE has a
+/// pair, two ``SRTPSession``s from the exported keys, RTX unwrapping, reception statistics and
+/// receiver reports, NACK with RTT-aware retries, and PLI/FIR when a stream starts or cannot be
+/// repaired. Not thread-safe: one owner (a driver's event loop) calls it.
+public final class PeerConnection {
+    /// The answer to send back (SDP text).
+    public let answer: String
+    public let negotiated: NegotiatedMedia
+    public private(set) var stats = PeerStats()
+    public private(set) var isConnected = false
+    public private(set) var failure: String?
+
+    private let options: PeerOptions
+    private let ice: ICEAgent
+    private let dtls: DTLSEndpoint
+    private var dtlsStarted = false
+    private var inbound: SRTPSession?
+    private var outbound: SRTPSession?
+    private var streams: [UInt32: InboundStream] = [:]
+    private let localSSRC: UInt32
+    private var nextReportMicros: Int64?
+    private var transmits: [ICETransmit] = []
+    private var received: [ReceivedPacket] = []
+    private var events: [PeerEvent] = []
+
+    /// Answers `offer` (SDP text). `hostAddresses` are the addresses of the one UDP socket the
+    /// driver reads for this peer; they become our host candidates.
+    public init(offer: String, hostAddresses: [STUNAddress], certificate: DTLSCertificate, options: PeerOptions = PeerOptions(),
+                credentials: ICECredentials = .random()) throws(PeerError) {
+        self.options = options
+        let parsed: SessionDescription
+        do { parsed = try SessionDescription(parsing: offer) } catch { throw PeerError("offer: \(error)") }
+        let remoteSetup = parsed.media.lazy.compactMap { $0.attribute("setup") }.first ?? parsed.attribute("setup") ?? "actpass"
+        let role: DTLSRole
+        switch (remoteSetup, options.dtlsRole) {
+        case ("active", _): role = .server
+        case ("passive", _): role = .client
+        case (_, .server): role = .server
+        default: role = .client
+        }
+        let ice = ICEAgent(role: .controlled, local: credentials, options: options.ice)
+        let candidates = hostAddresses.compactMap { ice.addLocalHostCandidate($0) }
+        ice.finishGathering()
+        let answerOptions = AnswerOptions(iceUfrag: credentials.ufrag, icePwd: credentials.pwd,
+                                          fingerprint: "sha-256 " + certificate.fingerprintSHA256,
+                                          setup: role == .client ? "active" : "passive",
+                                          candidates: candidates.map(\.sdpValue),
+                                          sessionID: UInt64.random(in: 1...UInt64(Int64.max)))
+        let answered: (answer: SessionDescription, media: [AnsweredMedia])
+        do { answered = try SessionDescription.receiveOnlyAnswer(to: parsed, options: answerOptions) } catch {
+            throw PeerError("offer cannot be answered: \(error)")
+        }
+        negotiated = NegotiatedMedia(offer: parsed, answered: answered.media)
+        guard let fingerprint = negotiated.remoteFingerprint else { throw PeerError("offer has no a=fingerprint") }
+        guard let ufrag = negotiated.remoteUfrag, let pwd = negotiated.remotePwd else { throw PeerError("offer has no a=ice-ufrag/a=ice-pwd") }
+        do {
+            dtls = try DTLSEndpoint(role: role, certificate: certificate, remoteFingerprint: fingerprint,
+                                    options: DTLSEndpoint.Options(srtpProfiles: options.srtpProfiles))
+        } catch { throw PeerError("DTLS: \(error.reason)") }
+        ice.setRemoteCredentials(ICECredentials(ufrag: ufrag, pwd: pwd))
+        self.ice = ice
+        answer = answered.answer.serialized
+        localSSRC = UInt32.random(in: 1...UInt32.max)
+        for line in negotiated.remoteCandidates { addRemoteCandidate(line) }
+    }
+
+    /// Adds a trickled remote candidate (`a=candidate` value, with or without the `candidate:` prefix).
+    /// Candidates that cannot be used (TCP, mDNS names, malformed) are ignored.
+    public func addRemoteCandidate(_ line: String) {
+        guard let candidate = try? ICECandidate(sdpValue: line) else { return }
+        ice.addRemoteCandidate(candidate)
+    }
+
+    /// Takes one datagram from the socket.
+    public func receive(_ datagram: [UInt8], from: STUNAddress, nowMicros: Int64) {
+        switch ice.receive(datagram, from: from, nowMicros: nowMicros) {
+        case .handled(let replies): transmits += replies
+        case .dropped: break
+        case .applicationData(let data, let source): receiveApplicationData(data, from: source, nowMicros: nowMicros)
+        }
+        collectICE(nowMicros: nowMicros)
+    }
+
+    /// Runs the timers that are due: ICE checks and consent, DTLS retransmissions, NACKs, reports.
+    public func poll(nowMicros: Int64) {
+        transmits += ice.poll(nowMicros: nowMicros)
+        collectICE(nowMicros: nowMicros)
+        if dtlsStarted, !isConnected, failure == nil, let due = dtls.nextTimeoutMillis, due <= nowMicros / 1000 {
+            sendDTLS(dtls.handleTimeout(nowMillis: nowMicros / 1000))
+            if case .failed(let reason) = dtls.state { fail("DTLS: \(reason)") }
+        }
+        guard isConnected else { return }
+        sendNacks(nowMicros: nowMicros)
+        if let next = nextReportMicros, nowMicros >= next {
+            sendReports(nowMicros: nowMicros)
+            nextReportMicros = nowMicros + options.reportIntervalMicros
+        }
+    }
+
+    /// When `poll` should next be called.
+    public var nextDeadlineMicros: Int64? {
+        var deadlines = [ice.nextDeadlineMicros, nextReportMicros]
+        if dtlsStarted, !isConnected, let millis = dtls.nextTimeoutMillis { deadlines.append(millis * 1000) }
+        for stream in streams.values { deadlines.append(stream.nacks?.nextDeadline()) }
+        return deadlines.compactMap { $0 }.min()
+    }
+
+    /// Everything produced since the last call: datagrams to send, decrypted packets, events.
+    public func takeOutput() -> (transmits: [ICETransmit], packets: [ReceivedPacket], events: [PeerEvent]) {
+        defer {
+            transmits.removeAll(keepingCapacity: true)
+            received.removeAll(keepingCapacity: true)
+            events.removeAll(keepingCapacity: true)
+        }
+        return (transmits, received, events)
+    }
+
+    /// Asks the sender of `ssrc` for a keyframe now (decoder trouble), within the request throttle.
+    public func requestKeyframe(ssrc: UInt32, nowMicros: Int64) {
+        guard var stream = streams[ssrc], stream.codec.kind == .video,
+              stream.mayRequestKeyframe(nowMicros: nowMicros, interval: options.keyframeRequestIntervalMicros) else { return }
+        sendKeyframeRequest(&stream)
+        streams[ssrc] = stream
+    }
+
+    /// Sends RTCP BYE and DTLS close_notify; the peer is unusable afterwards.
+    public func close() {
+        if isConnected { sendRTCP([.goodbye(Goodbye(ssrcs: [localSSRC], reason: "recording ended"))]) }
+        for record in dtls.close() { if let t = ice.send(record) { transmits.append(t) } }
+        ice.close()
+        isConnected = false
+    }
+
+    /// Packet counts per incoming media SSRC: (codec, packets, repaired, cumulative lost).
+    public var streamSummaries: [(ssrc: UInt32, codec: Codec, packets: Int, repaired: Int, lost: Int64)] {
+        streams.values.sorted { $0.ssrc < $1.ssrc }.map { ($0.ssrc, $0.codec, $0.packets, $0.repaired, $0.statistics.cumulativeLost) }
+    }
+
+    // MARK: - Internals
+
+    private func collectICE(nowMicros: Int64) {
+        for event in ice.takeEvents() {
+            switch event {
+            case .stateChanged(let state):
+                events.append(.iceStateChanged(state))
+                if state == .failed { fail("ICE failed (no usable pair, or consent lost)") }
+            case .selectedPair:
+                guard !dtlsStarted else { continue }
+                dtlsStarted = true
+                sendDTLS(dtls.start(nowMillis: nowMicros / 1000))
+            default: break
+            }
+        }
+    }
+
+    private func receiveApplicationData(_ data: [UInt8], from: STUNAddress, nowMicros: Int64) {
+        switch DatagramKind(data) {
+        case .dtls:
+            if !dtlsStarted { dtlsStarted = true }  // the remote client may start before our ICE selected a pair
+            let result = dtls.receive(data, nowMillis: nowMicros / 1000)
+            sendDTLS(result.outgoing)
+            if let keys = result.connected { startSRTP(keys, nowMicros: nowMicros) }
+            if let reason = result.failure { fail("DTLS: \(reason)") }
+            if result.closed { fail("the peer closed DTLS") }
+        case .rtp: receiveRTP(data, from: from, nowMicros: nowMicros)
+        case .rtcp: receiveRTCP(data, from: from, nowMicros: nowMicros)
+        case .stun, .unknown: stats.malformed += 1
+        }
+    }
+
+    private func startSRTP(_ keys: SRTPKeyingMaterial, nowMicros: Int64) {
+        do {
+            inbound = try SRTPSession(profileID: keys.profile.rawValue, key: keys.remoteKey, salt: keys.remoteSalt, inbound: true)
+            outbound = try SRTPSession(profileID: keys.profile.rawValue, key: keys.localKey, salt: keys.localSalt, inbound: false)
+        } catch {
+            fail("SRTP: \(error)")
+            return
+        }
+        isConnected = true
+        nextReportMicros = nowMicros + options.reportIntervalMicros
+        events.append(.connected)
+    }
+
+    private func receiveRTP(_ data: [UInt8], from: STUNAddress, nowMicros: Int64) {
+        guard let inbound else { return }
+        let clear: [UInt8]
+        do { clear = try inbound.unprotectRTP(data) } catch {
+            if error.isReplay { stats.srtpReplays += 1 } else { stats.srtpAuthFailures += 1 }
+            return
+        }
+        guard var packet = try? RTPPacket(parsing: clear) else {
+            stats.malformed += 1
+            return
+        }
+        var viaRTX = false
+        if let apt = negotiated.rtxPayloadTypes[packet.payloadType] {
+            guard let mediaSSRC = negotiated.rtxSSRCs[packet.ssrc] ?? onlyStream(payloadType: apt),
+                  let original = RTXUnwrap.original(of: packet, payloadType: apt, ssrc: mediaSSRC) else { return }
+            packet = original
+            viaRTX = true
+        }
+        guard let codec = negotiated.codecs[packet.payloadType] else {
+            stats.unknownPayloadType += 1
+            return
+        }
+        var stream = streams[packet.ssrc] ?? InboundStream(ssrc: packet.ssrc, codec: codec, payloadType: packet.payloadType,
+                                                           nack: negotiated.nackPayloadTypes.contains(packet.payloadType))
+        let isNew = streams[packet.ssrc] == nil
+        let deliver = stream.received(packet, viaRTX: viaRTX, nowMicros: nowMicros)
+        // A new video stream asks for a keyframe at once: the recording starts without waiting for the next one.
+        if isNew, codec.kind == .video, stream.mayRequestKeyframe(nowMicros: nowMicros, interval: options.keyframeRequestIntervalMicros) {
+            sendKeyframeRequest(&stream)
+        }
+        streams[packet.ssrc] = stream
+        guard deliver else { return }
+        if viaRTX { stats.repairedPackets += 1 }
+        stats.rtpPackets += 1
+        received.append(ReceivedPacket(kind: .rtp, bytes: viaRTX ? packet.serialized() : clear, codec: codec,
+                                       arrivalMicros: nowMicros, from: from))
+    }
+
+    /// The one stream a payload type has been seen on (RTX without an `ssrc-group:FID`).
+    private func onlyStream(payloadType: UInt8) -> UInt32? {
+        let matching = streams.values.filter { $0.payloadType == payloadType }
+        return matching.count == 1 ? matching[0].ssrc : nil
+    }
+
+    private func receiveRTCP(_ data: [UInt8], from: STUNAddress, nowMicros: Int64) {
+        guard let inbound else { return }
+        let clear: [UInt8]
+        do { clear = try inbound.unprotectRTCP(data) } catch {
+            if error.isReplay { stats.srtpReplays += 1 } else { stats.srtpAuthFailures += 1 }
+            return
+        }
+        guard let packets = try? RTCP.parseCompound(clear) else {
+            stats.malformed += 1
+            return
+        }
+        for case .senderReport(let report) in packets {
+            streams[report.ssrc]?.statistics.receivedSenderReport(ntpTimestamp: report.ntpTimestamp, arrivalMicros: nowMicros)
+        }
+        stats.rtcpPackets += 1
+        received.append(ReceivedPacket(kind: .rtcp, bytes: clear, codec: nil, arrivalMicros: nowMicros, from: from))
+    }
+
+    private func sendNacks(nowMicros: Int64) {
+        var feedback: [RTCPPacket] = []
+        for ssrc in streams.keys {
+            guard var nacks = streams[ssrc]!.nacks, let deadline = nacks.nextDeadline(), deadline <= nowMicros else { continue }
+            let (request, givenUp) = nacks.due(nowMicros: nowMicros)
+            streams[ssrc]!.nacks = nacks
+            if !request.isEmpty {
+                feedback.append(.nack(GenericNACK(senderSSRC: localSSRC, mediaSSRC: ssrc, lost: request)))
+                stats.nackedPackets += request.count
+            }
+            if !givenUp.isEmpty {
+                stats.nackGivenUp += givenUp.count
+                // What NACK could not repair needs a new keyframe.
+                requestKeyframe(ssrc: ssrc, nowMicros: nowMicros)
+            }
+        }
+        if !feedback.isEmpty { sendRTCP(feedback) }
+    }
+
+    private func sendKeyframeRequest(_ stream: inout InboundStream) {
+        if negotiated.pliPayloadTypes.contains(stream.payloadType) || !negotiated.firPayloadTypes.contains(stream.payloadType) {
+            sendRTCP([.pictureLossIndication(senderSSRC: localSSRC, mediaSSRC: stream.ssrc)])
+            stats.pliSent += 1
+        } else {
+            stream.firSequence &+= 1
+            sendRTCP([.fullIntraRequest(FIR(senderSSRC: localSSRC, entries: [FIREntry(ssrc: stream.ssrc, sequenceNumber: stream.firSequence)]))])
+            stats.firSent += 1
+        }
+    }
+
+    /// A receiver report for every stream (31 per packet at most), SDES CNAME and, when the
+    /// sender takes it, REMB with the configured bitrate.
+    private func sendReports(nowMicros: Int64) {
+        var blocks: [ReceptionReport] = []
+        var lost = 0
+        for ssrc in streams.keys.sorted() {
+            if let block = streams[ssrc]!.statistics.makeReport(nowMicros: nowMicros) { blocks.append(block) }
+            lost += Int(max(0, streams[ssrc]!.statistics.cumulativeLost))
+        }
+        stats.lost = lost
+        var packets: [RTCPPacket] = []
+        var rest = blocks[...]
+        repeat {
+            packets.append(.receiverReport(ReceiverReport(ssrc: localSSRC, reports: Array(rest.prefix(31)))))
+            rest = rest.dropFirst(31)
+        } while !rest.isEmpty
+        packets.append(.sourceDescription([SDESChunk(ssrc: localSSRC, items: [SDESItem(type: SDESItem.cnameType, text: options.cname)])]))
+        let video = streams.values.filter { $0.codec.kind == .video }.map(\.ssrc).sorted()
+        if negotiated.remb, !video.isEmpty {
+            packets.append(.remb(REMB(senderSSRC: localSSRC, bitrate: options.rembBitsPerSecond, ssrcs: video)))
+        }
+        sendRTCP(packets)
+        stats.reportsSent += 1
+    }
+
+    private func sendRTCP(_ packets: [RTCPPacket]) {
+        guard let outbound, let protected = try? outbound.protectRTCP(RTCP.serialize(packets)),
+              let transmit = ice.send(protected) else { return }
+        transmits.append(transmit)
+    }
+
+    private func sendDTLS(_ records: [[UInt8]]) {
+        for record in records { if let transmit = ice.send(record) { transmits.append(transmit) } }
+    }
+
+    private func fail(_ reason: String) {
+        guard failure == nil else { return }
+        failure = reason
+        isConnected = false
+        events.append(.failed(reason))
+    }
+}
+
+/// A peer-connection failure: the offer cannot be answered, or the handshake failed.
+public struct PeerError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

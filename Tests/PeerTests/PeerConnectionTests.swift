@@ -1,0 +1,238 @@
+import DTLS
+import ICE
+import RTP
+import SRTP
+import Testing
+@testable import Peer
+
+/// A publisher made of the project's own parts (a controlling ICE agent, a DTLS endpoint, an SRTP
+/// sender) talking to a ``PeerConnection`` through an in-memory network on a virtual clock.
+final class FakePublisher {
+    let address = STUNAddress(ip: "10.0.0.2", port: 5000)
+    let credentials = ICECredentials(ufrag: "pubU", pwd: "publisherpassword0123456")
+    let certificate: DTLSCertificate
+    let ice: ICEAgent
+    var dtls: DTLSEndpoint?
+    var srtp: SRTPSession?
+    var srtcpIn: SRTPSession?
+    var sent: [UInt16: [UInt8]] = [:]
+    var feedback: [RTCPPacket] = []
+    var failed: String?
+
+    init() throws {
+        certificate = try DTLSCertificate.generate()
+        ice = ICEAgent(role: .controlling, local: credentials)
+        ice.addLocalHostCandidate(address)
+        ice.finishGathering()
+    }
+
+    func offer(setup: String = "actpass", fingerprint: String? = nil, nack: Bool = true) -> String {
+        let fp = fingerprint ?? certificate.fingerprintSHA256
+        let feedback = nack ? "a=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack pli\r\na=rtcp-fb:96 goog-remb\r\n" : ""
+        return "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
+            + "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\na=rtcp-mux\r\n"
+            + "a=ice-ufrag:\(credentials.ufrag)\r\na=ice-pwd:\(credentials.pwd)\r\na=fingerprint:sha-256 \(fp)\r\na=setup:\(setup)\r\n"
+            + "a=rtpmap:111 opus/48000/2\r\na=ssrc:1111 cname:pub\r\n"
+            + "a=candidate:1 1 udp 2130706431 \(address.ip) \(address.port) typ host\r\n"
+            + "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\na=sendonly\r\na=rtcp-mux\r\n"
+            + "a=ice-ufrag:\(credentials.ufrag)\r\na=ice-pwd:\(credentials.pwd)\r\na=fingerprint:sha-256 \(fp)\r\na=setup:\(setup)\r\n"
+            + "a=rtpmap:96 VP8/90000\r\n\(feedback)a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n"
+            + "a=ssrc-group:FID 2222 3333\r\na=ssrc:2222 cname:pub\r\na=ssrc:3333 cname:pub\r\n"
+    }
+
+    /// Reads the answer: remote ICE credentials, candidates and the DTLS role it leaves us.
+    func accept(answer: String) throws {
+        let lines = answer.split(separator: "\r\n").map(String.init)
+        func value(_ prefix: String) -> String? { lines.first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) } }
+        ice.setRemoteCredentials(ICECredentials(ufrag: try #require(value("a=ice-ufrag:")), pwd: try #require(value("a=ice-pwd:"))))
+        for line in lines where line.hasPrefix("a=candidate:") { ice.addRemoteCandidate(try ICECandidate(sdpValue: line)) }
+        let fingerprint = try #require(value("a=fingerprint:sha-256 "))
+        let role: DTLSRole = value("a=setup:") == "active" ? .server : .client
+        dtls = try DTLSEndpoint(role: role, certificate: certificate, remoteFingerprint: fingerprint)
+    }
+
+    func receive(_ datagram: [UInt8], from: STUNAddress, now: Int64) -> [ICETransmit] {
+        var out: [ICETransmit] = []
+        switch ice.receive(datagram, from: from, nowMicros: now) {
+        case .handled(let replies): out += replies
+        case .dropped: break
+        case .applicationData(let data, _):
+            if DatagramKind(data) == .dtls, let dtls {
+                let events = dtls.receive(data, nowMillis: now / 1000)
+                out += events.outgoing.compactMap { ice.send($0) }
+                if let keys = events.connected {
+                    srtp = try? SRTPSession(profileID: keys.profile.rawValue, key: keys.localKey, salt: keys.localSalt, inbound: false)
+                    srtcpIn = try? SRTPSession(profileID: keys.profile.rawValue, key: keys.remoteKey, salt: keys.remoteSalt, inbound: true)
+                }
+                if let failure = events.failure { failed = failure }
+            } else if DatagramKind(data) == .rtcp, let srtcpIn, let clear = try? srtcpIn.unprotectRTCP(data),
+                      let packets = try? RTCP.parseCompound(clear) {
+                feedback += packets
+                for case .nack(let nack) in packets { out += nack.lost.compactMap { retransmit($0) } }
+            }
+        }
+        return out
+    }
+
+    func poll(now: Int64) -> [ICETransmit] {
+        var out = ice.poll(nowMicros: now)
+        for event in ice.takeEvents() {
+            if case .selectedPair = event, let dtls, dtls.role == .client { out += dtls.start(nowMillis: now / 1000).compactMap { ice.send($0) } }
+        }
+        if let dtls, let due = dtls.nextTimeoutMillis, due <= now / 1000 { out += dtls.handleTimeout(nowMillis: now / 1000).compactMap { ice.send($0) } }
+        return out
+    }
+
+    /// A VP8 packet (payload descriptor + bytes) on SSRC 2222, remembered for retransmission.
+    func videoPacket(seq: UInt16, keyframe: Bool = false) -> ICETransmit? {
+        let payload: [UInt8] = [0x10, keyframe ? 0x00 : 0x01] + [UInt8](repeating: UInt8(truncatingIfNeeded: seq), count: 100)
+        let clear = RTPPacket(payloadType: 96, sequenceNumber: seq, timestamp: UInt32(seq) * 3000, ssrc: 2222, marker: true,
+                              payload: payload).serialized()
+        sent[seq] = clear
+        return protect(clear)
+    }
+
+    /// RFC 4588 retransmission on SSRC 3333 (payload type 97) of a sent packet.
+    func retransmit(_ seq: UInt16) -> ICETransmit? {
+        guard let clear = sent[seq], let original = try? RTPPacket(parsing: clear) else { return nil }
+        let rtx = RTPPacket(payloadType: 97, sequenceNumber: seq &+ 1000, timestamp: original.timestamp, ssrc: 3333, marker: original.marker,
+                            payload: [UInt8(seq >> 8), UInt8(seq & 0xFF)] + Array(original.payload))
+        return protect(rtx.serialized())
+    }
+
+    private func protect(_ clear: [UInt8]) -> ICETransmit? {
+        guard let srtp, let protected = try? srtp.protectRTP(clear) else { return nil }
+        return ice.send(protected)
+    }
+}
+
+/// The in-memory network: delivers datagrams between the publisher and the recorder, runs both on a virtual clock.
+struct Link {
+    let publisher: FakePublisher
+    let recorder: PeerConnection
+    let recorderAddress = STUNAddress(ip: "10.0.0.1", port: 6000)
+    var now: Int64 = 1_000_000
+    var delivered: [ReceivedPacket] = []
+    var events: [PeerEvent] = []
+    /// Datagrams from the publisher for which this returns true are lost.
+    var drop: ([UInt8]) -> Bool = { _ in false }
+
+    mutating func deliver(fromPublisher transmits: [ICETransmit]) {
+        for t in transmits where t.destination == recorderAddress && !drop(t.datagram) {
+            recorder.receive(t.datagram, from: publisher.address, nowMicros: now)
+        }
+        collect()
+    }
+
+    mutating func collect() {
+        let output = recorder.takeOutput()
+        delivered += output.packets
+        events += output.events
+        var replies: [ICETransmit] = []
+        for t in output.transmits where t.destination == publisher.address {
+            replies += publisher.receive(t.datagram, from: recorderAddress, now: now)
+        }
+        if !replies.isEmpty { deliver(fromPublisher: replies) }
+    }
+
+    /// Advances the clock in 5 ms steps for `micros`, polling both sides.
+    mutating func run(_ micros: Int64) {
+        let end = now + micros
+        while now < end {
+            now += 5_000
+            deliver(fromPublisher: publisher.poll(now: now))
+            recorder.poll(nowMicros: now)
+            collect()
+        }
+    }
+}
+
+@Suite struct PeerConnectionTests {
+    private func connect(setup: String = "actpass", fingerprint: String? = nil) throws -> Link {
+        let publisher = try FakePublisher()
+        let recorder = try PeerConnection(offer: publisher.offer(setup: setup, fingerprint: fingerprint),
+                                          hostAddresses: [STUNAddress(ip: "10.0.0.1", port: 6000)], certificate: try DTLSCertificate.generate())
+        try publisher.accept(answer: recorder.answer)
+        var link = Link(publisher: publisher, recorder: recorder)
+        link.run(2_000_000)
+        return link
+    }
+
+    @Test func answersRecvOnlyAndConnectsAsDTLSClient() throws {
+        let link = try connect()
+        #expect(link.recorder.answer.contains("a=setup:active") && link.recorder.answer.contains("a=recvonly"))
+        #expect(link.events.contains(.connected), "\(link.events)")
+        #expect(link.recorder.isConnected && link.publisher.srtp != nil)
+    }
+
+    @Test func connectsAsDTLSServerWhenTheOfferIsActive() throws {
+        let link = try connect(setup: "active")
+        #expect(link.recorder.answer.contains("a=setup:passive"))
+        #expect(link.recorder.isConnected, "\(link.events)")
+    }
+
+    @Test func aWrongFingerprintFailsAndNoMediaFlows() throws {
+        let wrong = String(repeating: "AB:", count: 31) + "AB"
+        let link = try connect(fingerprint: wrong)
+        #expect(!link.recorder.isConnected)
+        #expect(link.events.contains { if case .failed(let reason) = $0 { reason.contains("DTLS") } else { false } }, "\(link.events)")
+    }
+
+    @Test func nackBringsBackALostPacketThroughRTXAndNewStreamsGetAPLI() throws {
+        var link = try connect()
+        try #require(link.recorder.isConnected)
+        link.drop = { datagram in
+            // The original of sequence 65_534 never arrives (its retransmission on SSRC 3333 does).
+            guard DatagramKind(datagram) == .rtp else { return false }
+            return datagram.count > 8 && datagram[8...11].elementsEqual([0, 0, 0x08, 0xAE]) && datagram[2] == 0xFF && datagram[3] == 0xFE
+        }
+        for seq in (0..<12).map({ UInt16(truncatingIfNeeded: 65_530 + $0) }) {
+            link.deliver(fromPublisher: link.publisher.videoPacket(seq: seq, keyframe: seq == 65_530).map { [$0] } ?? [])
+            link.run(33_000)
+        }
+        link.run(1_200_000)
+        let video = link.delivered.filter { $0.kind == .rtp }.compactMap { try? RTPPacket(parsing: $0.bytes) }
+        #expect(Set(video.map(\.sequenceNumber)) == Set((0..<12).map { UInt16(truncatingIfNeeded: 65_530 + $0) }), "\(video.map(\.sequenceNumber))")
+        let repaired = try #require(video.first { $0.sequenceNumber == 65_534 })
+        #expect(repaired.ssrc == 2222 && repaired.payloadType == 96 && repaired.payload.count == 102)
+        #expect(link.recorder.stats.repairedPackets == 1 && link.recorder.stats.nackedPackets >= 1)
+        #expect(link.publisher.feedback.contains { if case .pictureLossIndication(_, 2222) = $0 { true } else { false } })
+        // Receiver reports with a block for the stream, and REMB, came within the second.
+        #expect(link.publisher.feedback.contains { if case .receiverReport(let rr) = $0 { rr.reports.contains { $0.ssrc == 2222 } } else { false } })
+        #expect(link.publisher.feedback.contains { if case .remb(let remb) = $0 { remb.ssrcs == [2222] } else { false } })
+    }
+
+    @Test func badOffersAreRefusedWithAReason() throws {
+        let certificate = try DTLSCertificate.generate()
+        let host = [STUNAddress(ip: "10.0.0.1", port: 6000)]
+        #expect(throws: PeerError.self) { try PeerConnection(offer: "garbage", hostAddresses: host, certificate: certificate) }
+        let noFingerprint = try FakePublisher().offer().replacingOccurrences(of: "a=fingerprint", with: "a=x-fingerprint")
+        #expect(throws: PeerError.self) { try PeerConnection(offer: noFingerprint, hostAddresses: host, certificate: certificate) }
+    }
+
+    @Test func seededGarbageNeverCrashesAConnectedPeer() throws {
+        var link = try connect()
+        var generator = SplitMix(seed: 42)
+        for i in 0..<5_000 {
+            let length = Int(generator.next() % 300)
+            var datagram = (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            if !datagram.isEmpty { datagram[0] = [0, 1, 22, 23, 128, 129, 144, 200][i % 8] }
+            link.recorder.receive(datagram, from: link.publisher.address, nowMicros: link.now)
+            link.collect()
+        }
+        #expect(link.recorder.isConnected)
+        #expect(link.recorder.stats.srtpAuthFailures + link.recorder.stats.malformed > 1_000)
+    }
+}
+
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
