@@ -63,6 +63,13 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
         ]),
 
+        /// The Janus videoroom client (WebSocket and HTTP long-poll transports): a silent participant
+        /// that follows the room's publishers and subscribes to all of them.
+        .target(name: "Janus", dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
+        ]),
+
         // MARK: Media
         .target(name: "Media", dependencies: ["RTP", "COpus", "CVPX", "CFFmpeg", "CShims"], swiftSettings: hotPathSettings),
         .target(name: "WebM", dependencies: ["Media", "CFFmpeg", "CShims"], swiftSettings: hotPathSettings),
@@ -94,6 +101,7 @@ let package = Package(
         .testTarget(name: "ICETests", dependencies: ["ICE"]),
         .testTarget(name: "PeerTests", dependencies: ["Peer", "RTP", "ICE", "DTLS", "SRTP", "SDP", "Media"]),
         .testTarget(name: "WHIPTests", dependencies: ["WHIP"]),
+        .testTarget(name: "JanusTests", dependencies: ["Janus"]),
         .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP", "RTP"]),
         .testTarget(name: "AudioMixTests", dependencies: ["AudioMix", "Media"]),
         .testTarget(name: "VideoComposeTests", dependencies: ["VideoCompose", "Media"]),
