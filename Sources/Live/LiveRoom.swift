@@ -80,11 +80,13 @@ public actor LiveRoom: WHIPBackend {
 
     public func updateSession(room: String, session: String, fragment: WHIPFragment) async throws -> String? {
         guard let peer = sessions[session] else { throw WHIPError.notFound("no session \(session)") }
-        if let remote = peer.remoteUfrag, fragment.isICERestart(currentUfrag: remote) {
-            throw WHIPError.unprocessable("ICE restart is not supported yet: publish again (DELETE, then POST)")
+        var answer: String?
+        if let remote = await peer.currentRemoteUfrag(), fragment.isICERestart(currentUfrag: remote) {
+            guard let ufrag = fragment.ufrag, let pwd = fragment.pwd else { throw WHIPError.badRequest("ICE restart without a=ice-pwd") }
+            answer = try await peer.restartICE(ufrag: ufrag, pwd: pwd)
         }
         peer.addRemoteCandidates(fragment.candidates.map(\.value))
-        return nil
+        return answer
     }
 
     public func deleteSession(room: String, session: String) async throws {

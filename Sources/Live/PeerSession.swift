@@ -109,7 +109,7 @@ final class PeerSession: @unchecked Sendable {
     /// The SDP answer.
     let answer: String
     /// The publisher's ICE username fragment (a PATCH with another one is an ICE restart).
-    let remoteUfrag: String?
+    private(set) var remoteUfrag: String?
 
     /// Adds trickled remote candidates (`a=candidate` values).
     func addRemoteCandidates(_ lines: [String]) {
@@ -117,6 +117,21 @@ final class PeerSession: @unchecked Sendable {
             for line in lines { self.peer.addRemoteCandidate(line) }
             self.drive(now: LiveClock.monotonicMicros())
         }
+    }
+
+    /// The publisher's current ICE username fragment.
+    func currentRemoteUfrag() async -> String? {
+        try? await eventLoop.submit { self.remoteUfrag }.get()
+    }
+
+    /// ICE restart with the publisher's new credentials; returns our answer fragment.
+    func restartICE(ufrag: String, pwd: String) async throws -> String {
+        try await eventLoop.submit {
+            self.remoteUfrag = ufrag
+            let fragment = self.peer.restartICE(remote: ICECredentials(ufrag: ufrag, pwd: pwd), nowMicros: LiveClock.monotonicMicros())
+            self.drive(now: LiveClock.monotonicMicros())
+            return fragment
+        }.get()
     }
 
     /// Sends BYE and close_notify, closes the socket and the capture; returns the final summary.

@@ -7,6 +7,8 @@ struct InboundStream {
     let ssrc: UInt32
     let codec: Codec
     let payloadType: UInt8
+    /// The m-line the stream arrives on (from the offer's `a=ssrc` lines or the MID header extension).
+    var mid: String?
     var statistics: ReceptionStatistics
     /// Present when the sender takes Generic NACK for this payload type.
     var nacks: NackGenerator?

@@ -18,6 +18,10 @@ public struct NegotiatedMedia: Sendable, Equatable {
     public var firPayloadTypes: Set<UInt8> = []
     /// Whether the sender listens to REMB (`goog-remb`) on any payload type.
     public var remb = false
+    /// The m-line (mid) of each SSRC the offer announced on an accepted m-line (RTX SSRCs included).
+    public var midOfSSRC: [UInt32: String] = [:]
+    /// The id of the `urn:ietf:params:rtp-hdrext:sdes:mid` header extension, when negotiated.
+    public var midExtensionID: UInt8?
     /// CNAME by SSRC, from `a=ssrc:… cname:`.
     public var cnames: [UInt32: String] = [:]
     /// The DTLS fingerprint and setup role the offerer announced (BUNDLE: from the first m-line that has them).
@@ -43,6 +47,8 @@ public struct NegotiatedMedia: Sendable, Equatable {
             for (ssrc, cname) in section.ssrcs { if let cname { cnames[ssrc] = cname } }
             guard accepted.contains(mid), let formats = answered.first(where: { $0.mid == mid })?.payloadFormats else { continue }
             if remoteCandidates.isEmpty { remoteCandidates = section.attributes("candidate") }
+            for (ssrc, _) in section.ssrcs { midOfSSRC[ssrc] = mid }
+            for (id, uri) in section.headerExtensions where uri == "urn:ietf:params:rtp-hdrext:sdes:mid" { midExtensionID = UInt8(truncatingIfNeeded: id) }
             for format in formats {
                 if format.encodingName.lowercased() == "rtx", let apt = format.parameter("apt").flatMap(UInt8.init) {
                     rtxPayloadTypes[format.payloadType] = apt

@@ -47,6 +47,8 @@ public struct ReceivedPacket: Sendable, Equatable {
     public var bytes: [UInt8]
     /// The codec of an RTP packet, from its payload type.
     public var codec: Codec?
+    /// The m-line the packet belongs to (for RTCP: that of its first report's SSRC), when known.
+    public var mid: String?
     public var arrivalMicros: Int64
     public var from: STUNAddress
 }
@@ -79,14 +81,18 @@ public struct PeerStats: Sendable, Equatable {
 /// receiver reports, NACK with RTT-aware retries, and PLI/FIR when a stream starts or cannot be
 /// repaired. Not thread-safe: one owner (a driver's event loop) calls it.
 public final class PeerConnection {
-    /// The answer to send back (SDP text).
-    public let answer: String
-    public let negotiated: NegotiatedMedia
+    /// The latest answer to send back (SDP text).
+    public private(set) var answer: String
+    public private(set) var negotiated: NegotiatedMedia
+    /// Our ICE credentials (new ones after an ICE restart).
+    public private(set) var localCredentials: ICECredentials
     public private(set) var stats = PeerStats()
     public private(set) var isConnected = false
     public private(set) var failure: String?
 
     private let options: PeerOptions
+    /// What every answer is made from: credentials, fingerprint, role, candidates, o= line.
+    private var answerTemplate: AnswerOptions
     private let ice: ICEAgent
     private let dtls: DTLSEndpoint
     private var dtlsStarted = false
@@ -104,8 +110,7 @@ public final class PeerConnection {
     public init(offer: String, hostAddresses: [STUNAddress], certificate: DTLSCertificate, options: PeerOptions = PeerOptions(),
                 credentials: ICECredentials = .random()) throws(PeerError) {
         self.options = options
-        let parsed: SessionDescription
-        do { parsed = try SessionDescription(parsing: offer) } catch { throw PeerError("offer: \(error)") }
+        let parsed = try Self.parse(offer)
         let remoteSetup = parsed.media.lazy.compactMap { $0.attribute("setup") }.first ?? parsed.attribute("setup") ?? "actpass"
         let role: DTLSRole
         switch (remoteSetup, options.dtlsRole) {
@@ -117,16 +122,13 @@ public final class PeerConnection {
         let ice = ICEAgent(role: .controlled, local: credentials, options: options.ice)
         let candidates = hostAddresses.compactMap { ice.addLocalHostCandidate($0) }
         ice.finishGathering()
-        let answerOptions = AnswerOptions(iceUfrag: credentials.ufrag, icePwd: credentials.pwd,
-                                          fingerprint: "sha-256 " + certificate.fingerprintSHA256,
-                                          setup: role == .client ? "active" : "passive",
-                                          candidates: candidates.map(\.sdpValue),
-                                          sessionID: UInt64.random(in: 1...UInt64(Int64.max)))
-        let answered: (answer: SessionDescription, media: [AnsweredMedia])
-        do { answered = try SessionDescription.receiveOnlyAnswer(to: parsed, options: answerOptions) } catch {
-            throw PeerError("offer cannot be answered: \(error)")
-        }
-        negotiated = NegotiatedMedia(offer: parsed, answered: answered.media)
+        localCredentials = credentials
+        answerTemplate = AnswerOptions(iceUfrag: credentials.ufrag, icePwd: credentials.pwd,
+                                       fingerprint: "sha-256 " + certificate.fingerprintSHA256,
+                                       setup: role == .client ? "active" : "passive",
+                                       candidates: candidates.map(\.sdpValue),
+                                       sessionID: UInt64.random(in: 1...UInt64(Int64.max)))
+        (answer, negotiated) = try Self.answer(parsed, options: answerTemplate)
         guard let fingerprint = negotiated.remoteFingerprint else { throw PeerError("offer has no a=fingerprint") }
         guard let ufrag = negotiated.remoteUfrag, let pwd = negotiated.remotePwd else { throw PeerError("offer has no a=ice-ufrag/a=ice-pwd") }
         do {
@@ -135,9 +137,64 @@ public final class PeerConnection {
         } catch { throw PeerError("DTLS: \(error.reason)") }
         ice.setRemoteCredentials(ICECredentials(ufrag: ufrag, pwd: pwd))
         self.ice = ice
-        answer = answered.answer.serialized
         localSSRC = UInt32.random(in: 1...UInt32.max)
         for line in negotiated.remoteCandidates { addRemoteCandidate(line) }
+    }
+
+    /// Answers a new offer on this connection (renegotiation: m-lines added, removed or reused, as a
+    /// Janus subscription does when publishers come and go). The DTLS association and the streams'
+    /// state carry on; new remote ICE credentials restart ICE with new local ones.
+    public func renegotiate(offer: String, nowMicros: Int64) throws(PeerError) -> String {
+        let parsed = try Self.parse(offer)
+        var template = answerTemplate
+        template.sessionVersion += 1
+        let probe = NegotiatedMedia(offer: parsed, answered: [])
+        if let fingerprint = probe.remoteFingerprint, fingerprint.lowercased() != negotiated.remoteFingerprint?.lowercased() {
+            throw PeerError("renegotiation changes the DTLS fingerprint; that needs a new connection")
+        }
+        var restart: ICECredentials?
+        if let ufrag = probe.remoteUfrag, let pwd = probe.remotePwd, ufrag != negotiated.remoteUfrag {
+            let fresh = ICECredentials.random()
+            template.iceUfrag = fresh.ufrag
+            template.icePwd = fresh.pwd
+            restart = ICECredentials(ufrag: ufrag, pwd: pwd)
+            localCredentials = fresh
+        }
+        let (text, media) = try Self.answer(parsed, options: template)
+        answerTemplate = template
+        answer = text
+        negotiated = media
+        if let remote = restart { ice.restart(local: localCredentials, remote: remote, nowMicros: nowMicros) }
+        for line in negotiated.remoteCandidates { addRemoteCandidate(line) }
+        return text
+    }
+
+    /// ICE restart from a trickle fragment (WHIP PATCH, RFC 9725 §4.4): the remote side's new
+    /// credentials; returns the answer fragment with ours and our candidates. Media keeps flowing
+    /// over the old pair until the new one is selected.
+    public func restartICE(remote: ICECredentials, nowMicros: Int64) -> String {
+        let fresh = ICECredentials.random()
+        localCredentials = fresh
+        answerTemplate.iceUfrag = fresh.ufrag
+        answerTemplate.icePwd = fresh.pwd
+        negotiated.remoteUfrag = remote.ufrag
+        negotiated.remotePwd = remote.pwd
+        ice.restart(local: fresh, remote: remote, nowMicros: nowMicros)
+        return (["a=ice-ufrag:\(fresh.ufrag)", "a=ice-pwd:\(fresh.pwd)"] + answerTemplate.candidates.map { "a=candidate:\($0)" })
+            .joined(separator: "\r\n") + "\r\n"
+    }
+
+    private static func parse(_ offer: String) throws(PeerError) -> SessionDescription {
+        do { return try SessionDescription(parsing: offer) } catch { throw PeerError("offer: \(error)") }
+    }
+
+    private static func answer(_ offer: SessionDescription, options: AnswerOptions) throws(PeerError) -> (String, NegotiatedMedia) {
+        do {
+            let answered = try SessionDescription.receiveOnlyAnswer(to: offer, options: options)
+            return (answered.answer.serialized, NegotiatedMedia(offer: offer, answered: answered.media))
+        } catch {
+            throw PeerError("offer cannot be answered: \(error)")
+        }
     }
 
     /// Adds a trickled remote candidate (`a=candidate` value, with or without the `candidate:` prefix).
@@ -282,6 +339,7 @@ public final class PeerConnection {
         var stream = streams[packet.ssrc] ?? InboundStream(ssrc: packet.ssrc, codec: codec, payloadType: packet.payloadType,
                                                            nack: negotiated.nackPayloadTypes.contains(packet.payloadType))
         let isNew = streams[packet.ssrc] == nil
+        if stream.mid == nil { stream.mid = negotiated.midOfSSRC[packet.ssrc] ?? midExtension(of: packet) }
         let deliver = stream.received(packet, viaRTX: viaRTX, nowMicros: nowMicros)
         // A new video stream asks for a keyframe at once: the recording starts without waiting for the next one.
         if isNew, codec.kind == .video, stream.mayRequestKeyframe(nowMicros: nowMicros, interval: options.keyframeRequestIntervalMicros) {
@@ -291,8 +349,13 @@ public final class PeerConnection {
         guard deliver else { return }
         if viaRTX { stats.repairedPackets += 1 }
         stats.rtpPackets += 1
-        received.append(ReceivedPacket(kind: .rtp, bytes: viaRTX ? packet.serialized() : clear, codec: codec,
+        received.append(ReceivedPacket(kind: .rtp, bytes: viaRTX ? packet.serialized() : clear, codec: codec, mid: stream.mid,
                                        arrivalMicros: nowMicros, from: from))
+    }
+
+    private func midExtension(of packet: RTPPacket) -> String? {
+        guard let id = negotiated.midExtensionID, let bytes = packet.extensionData(id: id), !bytes.isEmpty else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The one stream a payload type has been seen on (RTX without an `ssrc-group:FID`).
@@ -312,11 +375,13 @@ public final class PeerConnection {
             stats.malformed += 1
             return
         }
+        var mid: String?
         for case .senderReport(let report) in packets {
             streams[report.ssrc]?.statistics.receivedSenderReport(ntpTimestamp: report.ntpTimestamp, arrivalMicros: nowMicros)
+            mid = mid ?? streams[report.ssrc]?.mid ?? negotiated.midOfSSRC[report.ssrc]
         }
         stats.rtcpPackets += 1
-        received.append(ReceivedPacket(kind: .rtcp, bytes: clear, codec: nil, arrivalMicros: nowMicros, from: from))
+        received.append(ReceivedPacket(kind: .rtcp, bytes: clear, codec: nil, mid: mid, arrivalMicros: nowMicros, from: from))
     }
 
     private func sendNacks(nowMicros: Int64) {

@@ -21,6 +21,8 @@ public struct AnswerOptions: Sendable {
     public var headerExtensions: Set<String>
     /// `o=` session id.
     public var sessionID: UInt64
+    /// `o=` session version: one more with each answer of a renegotiation (RFC 8866 §5.2).
+    public var sessionVersion: UInt64 = 2
 
     public init(iceUfrag: String, icePwd: String, fingerprint: String, setup: String = "active", candidates: [String] = [],
                 audioCodecs: [String] = ["opus"], videoCodecs: [String] = ["VP8", "VP9", "H264"],
@@ -131,7 +133,7 @@ extension SessionDescription {
             throw SDPError(line: 1, reason: "nothing in the offer can be recorded: " + answered.compactMap { media in media.rejection.map { "\(media.mid): \($0)" } }.joined(separator: "; "))
         }
         let session = [SDPAttribute("group", "BUNDLE " + accepted.joined(separator: " ")), SDPAttribute("msid-semantic", " WMS")]
-        let answer = SessionDescription(sessionLines: ["v=0", "o=flowrec \(options.sessionID) 2 IN IP4 127.0.0.1", "s=flowrec", "t=0 0"],
+        let answer = SessionDescription(sessionLines: ["v=0", "o=flowrec \(options.sessionID) \(options.sessionVersion) IN IP4 127.0.0.1", "s=flowrec", "t=0 0"],
                                         attributes: session, media: sections)
         return (answer, answered)
     }

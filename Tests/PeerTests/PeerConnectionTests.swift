@@ -26,7 +26,7 @@ final class FakePublisher {
         ice.finishGathering()
     }
 
-    func offer(setup: String = "actpass", fingerprint: String? = nil, nack: Bool = true) -> String {
+    func offer(setup: String = "actpass", fingerprint: String? = nil, nack: Bool = true, secondVideo: Bool = false) -> String {
         let fp = fingerprint ?? certificate.fingerprintSHA256
         let feedback = nack ? "a=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack pli\r\na=rtcp-fb:96 goog-remb\r\n" : ""
         return "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
@@ -38,6 +38,9 @@ final class FakePublisher {
             + "a=ice-ufrag:\(credentials.ufrag)\r\na=ice-pwd:\(credentials.pwd)\r\na=fingerprint:sha-256 \(fp)\r\na=setup:\(setup)\r\n"
             + "a=rtpmap:96 VP8/90000\r\n\(feedback)a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n"
             + "a=ssrc-group:FID 2222 3333\r\na=ssrc:2222 cname:pub\r\na=ssrc:3333 cname:pub\r\n"
+            + (secondVideo ? "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:2\r\na=sendonly\r\na=rtcp-mux\r\n"
+                + "a=ice-ufrag:\(credentials.ufrag)\r\na=ice-pwd:\(credentials.pwd)\r\na=fingerprint:sha-256 \(fp)\r\na=setup:\(setup)\r\n"
+                + "a=rtpmap:96 VP8/90000\r\na=ssrc:4444 cname:other\r\n" : "")
     }
 
     /// Reads the answer: remote ICE credentials, candidates and the DTLS role it leaves us.
@@ -83,10 +86,10 @@ final class FakePublisher {
         return out
     }
 
-    /// A VP8 packet (payload descriptor + bytes) on SSRC 2222, remembered for retransmission.
-    func videoPacket(seq: UInt16, keyframe: Bool = false) -> ICETransmit? {
+    /// A VP8 packet (payload descriptor + bytes) on SSRC 2222 (or `ssrc`), remembered for retransmission.
+    func videoPacket(seq: UInt16, keyframe: Bool = false, ssrc: UInt32 = 2222) -> ICETransmit? {
         let payload: [UInt8] = [0x10, keyframe ? 0x00 : 0x01] + [UInt8](repeating: UInt8(truncatingIfNeeded: seq), count: 100)
-        let clear = RTPPacket(payloadType: 96, sequenceNumber: seq, timestamp: UInt32(seq) * 3000, ssrc: 2222, marker: true,
+        let clear = RTPPacket(payloadType: 96, sequenceNumber: seq, timestamp: UInt32(seq) * 3000, ssrc: ssrc, marker: true,
                               payload: payload).serialized()
         sent[seq] = clear
         return protect(clear)
@@ -200,6 +203,39 @@ struct Link {
         // Receiver reports with a block for the stream, and REMB, came within the second.
         #expect(link.publisher.feedback.contains { if case .receiverReport(let rr) = $0 { rr.reports.contains { $0.ssrc == 2222 } } else { false } })
         #expect(link.publisher.feedback.contains { if case .remb(let remb) = $0 { remb.ssrcs == [2222] } else { false } })
+    }
+
+    @Test func renegotiationAddsAnMLineAndPacketsCarryTheirMid() throws {
+        var link = try connect()
+        try #require(link.recorder.isConnected)
+        let answer = try link.recorder.renegotiate(offer: link.publisher.offer(secondVideo: true), nowMicros: link.now)
+        #expect(answer.contains("a=mid:2") && answer.contains("BUNDLE 0 1 2") && answer.contains("o=flowrec") && answer.contains(" 3 IN IP4"))
+        #expect(link.recorder.negotiated.midOfSSRC[4444] == "2" && link.recorder.negotiated.midOfSSRC[2222] == "1")
+        link.deliver(fromPublisher: [link.publisher.videoPacket(seq: 10, keyframe: true), link.publisher.videoPacket(seq: 500, keyframe: true, ssrc: 4444)].compactMap { $0 })
+        let mids = Dictionary(link.delivered.compactMap { p in (try? RTPPacket(parsing: p.bytes)).map { ($0.ssrc, p.mid) } }, uniquingKeysWith: { a, _ in a })
+        #expect(mids[2222] == "1" && mids[4444] == "2", "\(mids)")
+        #expect(link.recorder.isConnected)
+        // A changed fingerprint cannot be renegotiated on the same DTLS association.
+        let other = link.publisher.offer(fingerprint: String(repeating: "CD:", count: 31) + "CD")
+        #expect(throws: PeerError.self) { try link.recorder.renegotiate(offer: other, nowMicros: link.now) }
+    }
+
+    @Test func iceRestartFromAFragmentKeepsMediaFlowing() throws {
+        var link = try connect()
+        try #require(link.recorder.isConnected)
+        let fresh = ICECredentials(ufrag: "pub2", pwd: "publisherpassword9876543")
+        let fragment = link.recorder.restartICE(remote: fresh, nowMicros: link.now)
+        let lines = fragment.split(separator: "\r\n").map(String.init)
+        let ufrag = try #require(lines.first { $0.hasPrefix("a=ice-ufrag:") }).dropFirst(12)
+        let pwd = try #require(lines.first { $0.hasPrefix("a=ice-pwd:") }).dropFirst(10)
+        #expect(ufrag != link.recorder.answer.split(separator: "\r\n").first { $0.hasPrefix("a=ice-ufrag:") }?.dropFirst(12))
+        #expect(lines.contains { $0.hasPrefix("a=candidate:") })
+        link.publisher.ice.restart(local: fresh, remote: ICECredentials(ufrag: String(ufrag), pwd: String(pwd)), nowMicros: link.now)
+        link.run(2_000_000)
+        #expect(link.publisher.ice.state == .connected || link.publisher.ice.state == .completed, "\(link.publisher.ice.state)")
+        link.deliver(fromPublisher: [link.publisher.videoPacket(seq: 7, keyframe: true)].compactMap { $0 })
+        #expect(link.delivered.contains { $0.kind == .rtp })
+        #expect(link.recorder.isConnected)
     }
 
     @Test func badOffersAreRefusedWithAReason() throws {
