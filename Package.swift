@@ -59,7 +59,7 @@ let package = Package(
         /// Live recording: a SwiftNIO UDP driver per publisher around the sans-IO peer, raw capture,
         /// the WHIP backend, and the record job that turns captures into the outputs.
         .target(name: "Live", dependencies: [
-            "Peer", "WHIP", "DTLS", "ICE", "Capture", "Media", "Ingest", "Jobs", "Pipeline",
+            "Peer", "WHIP", "Janus", "DTLS", "ICE", "Capture", "Media", "Ingest", "Jobs", "Pipeline",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
         ]),
 
@@ -74,7 +74,9 @@ let package = Package(
         .target(name: "Media", dependencies: ["RTP", "COpus", "CVPX", "CFFmpeg", "CShims"], swiftSettings: hotPathSettings),
         .target(name: "WebM", dependencies: ["Media", "CFFmpeg", "CShims"], swiftSettings: hotPathSettings),
         .target(name: "Ingest", dependencies: ["RTP", "Capture", "Media", "SDP"], swiftSettings: hotPathSettings),
-        .target(name: "Synth", dependencies: ["RTP", "Capture", "Media"]),
+        .target(name: "Synth", dependencies: ["RTP", "Capture", "Media", "SeededRandom"]),
+        /// The one deterministic random generator (SplitMix64) of synthetic rooms and seeded tests.
+        .target(name: "SeededRandom"),
         /// Audio: Opus track decoding onto a sample timeline, mixing with a limiter.
         .target(name: "AudioMix", dependencies: ["Media"], swiftSettings: hotPathSettings),
         /// Video: layouts, scaling (libyuv) and tile composition onto a canvas.
@@ -87,19 +89,19 @@ let package = Package(
 
         // MARK: Command line
         .executableTarget(name: "flowrec", dependencies: [
-            "Jobs", "Capture", "Media", "SDP", "Pipeline", "Live", "Peer",
+            "Jobs", "Capture", "Media", "SDP", "Pipeline", "Live", "Peer", "Janus",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // MARK: Tests
-        .testTarget(name: "RTPTests", dependencies: ["RTP"]),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "IPAddress"]),
-        .testTarget(name: "MediaTests", dependencies: ["Media", "RTP"]),
+        .testTarget(name: "RTPTests", dependencies: ["RTP", "SeededRandom"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "IPAddress", "SeededRandom"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "RTP", "SeededRandom"]),
         .testTarget(name: "WebMTests", dependencies: ["WebM", "Media"]),
-        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Synth", "Capture", "RTP", "Media", "SDP"]),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Synth", "Capture", "RTP", "Media", "SDP", "SeededRandom"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP"]),
-        .testTarget(name: "ICETests", dependencies: ["ICE"]),
-        .testTarget(name: "PeerTests", dependencies: ["Peer", "RTP", "ICE", "DTLS", "SRTP", "SDP", "Media"]),
+        .testTarget(name: "ICETests", dependencies: ["ICE", "SeededRandom"]),
+        .testTarget(name: "PeerTests", dependencies: ["Peer", "RTP", "ICE", "DTLS", "SRTP", "SDP", "Media", "SeededRandom"]),
         .testTarget(name: "WHIPTests", dependencies: ["WHIP"]),
         .testTarget(name: "JanusTests", dependencies: ["Janus"]),
         .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP", "RTP"]),

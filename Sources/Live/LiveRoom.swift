@@ -38,9 +38,8 @@ public actor LiveRoom: WHIPBackend {
     private var finished: [PeerSessionSummary] = []
     private var nextNumber = 1
     private var accepting = true
-    /// When the room last became empty (monotonic µs), nil while someone is in it or before anyone came.
-    public private(set) var emptySinceMicros: Int64?
-    public private(set) var everJoined = false
+    /// Since when nobody has been publishing (monotonic µs; the start until the first publisher), nil while someone is.
+    public private(set) var emptySinceMicros: Int64? = LiveClock.monotonicMicros()
 
     public init(options: LiveRoomOptions, group: any EventLoopGroup) throws {
         self.options = options
@@ -67,13 +66,12 @@ public actor LiveRoom: WHIPBackend {
             session = try await PeerSession.open(
                 id: id, participant: participant, offer: offer, group: group, bindHost: options.bindHost, ports: options.udpPorts,
                 hostAddresses: options.candidateHosts, certificate: certificate, options: options.peer,
-                capturePath: options.captureFolder + "/\(participant).pcap",
+                captureFolder: options.captureFolder,
                 onFailure: { [weak self] _ in Task { await self?.drop(id) } })
         } catch let error as PeerError {
             throw WHIPError.badRequest(error.description)
         }
         sessions[id] = session
-        everJoined = true
         emptySinceMicros = nil
         return WHIPSessionCreated(session: id, answer: session.answer, etag: "\"\(id)\"")
     }

@@ -7,14 +7,14 @@ import Peer
 /// What a finished (or still running) peer session counted.
 public struct PeerSessionSummary: Sendable, Codable, Equatable {
     public var session: String
-    public var participant: String
+    /// The participant (WHIP), or nil for a connection carrying several (a Janus subscription).
+    public var participant: String?
     public var remoteAddress: String?
     public var joinedMicros: Int64
     public var leftMicros: Int64?
     public var connected: Bool
     public var failure: String?
-    public var capturePath: String
-    public var capturedPackets: Int
+    public var captures: [CaptureSummary]
     public var rtpPackets: Int
     public var rtcpPackets: Int
     public var lostPackets: Int
@@ -24,19 +24,19 @@ public struct PeerSessionSummary: Sendable, Codable, Equatable {
     public var srtpAuthFailures: Int
 }
 
-/// One publisher: a UDP socket on a SwiftNIO event loop driving a ``PeerConnection``, with every
-/// decrypted packet written to the participant's ``ParticipantCapture``.
+/// One peer connection: a UDP socket on a SwiftNIO event loop driving a ``PeerConnection``, with
+/// every decrypted packet written to its participant's capture (``CaptureRouter``).
 ///
 /// Confinement: all mutable state is touched only on `eventLoop` (the socket's), which is what
 /// makes the `@unchecked Sendable` sound; public methods hop onto it.
 final class PeerSession: @unchecked Sendable {
     let id: String
-    let participant: String
+    let participant: String?
     let eventLoop: any EventLoop
     let localAddress: STUNAddress
     private let channel: any Channel
     private let peer: PeerConnection
-    private let capture: ParticipantCapture
+    private let captures: CaptureRouter
     private let wallOffsetMicros: Int64
     private var timer: Scheduled<Void>?
     private var timerDeadline: Int64 = .max
@@ -46,9 +46,11 @@ final class PeerSession: @unchecked Sendable {
     private var onFailure: (@Sendable (String) -> Void)?
 
     /// Binds a UDP socket on `bindHost`, answers `offer` with candidates on `hostAddresses` and that
-    /// socket's port, and starts the capture at `capturePath`.
-    static func open(id: String, participant: String, offer: String, group: any EventLoopGroup, bindHost: String,
-                     ports: ClosedRange<Int>?, hostAddresses: [String], certificate: DTLSCertificate, options: PeerOptions, capturePath: String,
+    /// socket's port, and writes captures into `captureFolder` (all for `participant`, or by m-line
+    /// once ``route(_:)`` says whose each is).
+    static func open(id: String, participant: String?, offer: String, group: any EventLoopGroup, bindHost: String,
+                     ports: ClosedRange<Int>?, hostAddresses: [String], certificate: DTLSCertificate, options: PeerOptions,
+                     captureFolder: String, captureSuffix: String = "",
                      onFailure: @escaping @Sendable (String) -> Void) async throws -> PeerSession {
         let router = DatagramRouter()
         let channel = try await bind(host: bindHost, ports: ports, group: group, router: router)
@@ -60,7 +62,8 @@ final class PeerSession: @unchecked Sendable {
             return try await channel.eventLoop.submit {
                 let session = try PeerSession(id: id, participant: participant, offer: offer, channel: channel,
                                               hosts: hostAddresses.map { STUNAddress(ip: $0, port: UInt16(port)) },
-                                              certificate: certificate, options: options, capturePath: capturePath)
+                                              certificate: certificate, options: options, captureFolder: captureFolder,
+                                              captureSuffix: captureSuffix)
                 session.onFailure = onFailure
                 router.session = session
                 session.reschedule(now: LiveClock.monotonicMicros())
@@ -88,8 +91,8 @@ final class PeerSession: @unchecked Sendable {
         throw PeerError("no free UDP port on \(host)\(ports.map { " in \($0.lowerBound)-\($0.upperBound)" } ?? ""): \(lastError.map { "\($0)" } ?? "")")
     }
 
-    private init(id: String, participant: String, offer: String, channel: any Channel, hosts: [STUNAddress],
-                 certificate: DTLSCertificate, options: PeerOptions, capturePath: String) throws {
+    private init(id: String, participant: String?, offer: String, channel: any Channel, hosts: [STUNAddress],
+                 certificate: DTLSCertificate, options: PeerOptions, captureFolder: String, captureSuffix: String) throws {
         self.id = id
         self.participant = participant
         self.channel = channel
@@ -100,9 +103,9 @@ final class PeerSession: @unchecked Sendable {
         remoteUfrag = peer.negotiated.remoteUfrag
         let now = LiveClock.monotonicMicros()
         wallOffsetMicros = LiveClock.wallMicros() - now
-        capture = try ParticipantCapture(path: capturePath, local: localAddress, nowMicros: now)
+        captures = CaptureRouter(folder: captureFolder, local: localAddress, defaultParticipant: participant, suffix: captureSuffix)
         summary = PeerSessionSummary(session: id, participant: participant, remoteAddress: nil, joinedMicros: now + wallOffsetMicros,
-                                     connected: false, capturePath: capturePath, capturedPackets: 0, rtpPackets: 0, rtcpPackets: 0,
+                                     connected: false, captures: [], rtpPackets: 0, rtcpPackets: 0,
                                      lostPackets: 0, nackedPackets: 0, repairedPackets: 0, pliSent: 0, srtpAuthFailures: 0)
     }
 
@@ -117,6 +120,20 @@ final class PeerSession: @unchecked Sendable {
             for line in lines { self.peer.addRemoteCandidate(line) }
             self.drive(now: LiveClock.monotonicMicros())
         }
+    }
+
+    /// Which participant each m-line carries from now on.
+    func route(_ mids: [String: String]) {
+        eventLoop.execute { self.captures.route(mids) }
+    }
+
+    /// Answers a new offer on this connection (renegotiation).
+    func renegotiate(offer: String) async throws -> String {
+        try await eventLoop.submit {
+            let answer = try self.peer.renegotiate(offer: offer, nowMicros: LiveClock.monotonicMicros())
+            self.drive(now: LiveClock.monotonicMicros())
+            return answer
+        }.get()
     }
 
     /// The publisher's current ICE username fragment.
@@ -163,7 +180,7 @@ final class PeerSession: @unchecked Sendable {
         guard !closed else { return }
         let output = peer.takeOutput()
         for packet in output.packets {
-            capture.write(packet, wallMicros: packet.arrivalMicros + wallOffsetMicros)
+            captures.write(packet, wallMicros: packet.arrivalMicros + wallOffsetMicros, nowMicros: now)
             if summary.remoteAddress == nil { summary.remoteAddress = packet.from.description }
         }
         transmit(output.transmits)
@@ -177,7 +194,7 @@ final class PeerSession: @unchecked Sendable {
             case .iceStateChanged: break
             }
         }
-        capture.flushIfDue(nowMicros: now)
+        captures.flushIfDue(nowMicros: now)
         reschedule(now: now)
     }
 
@@ -209,7 +226,7 @@ final class PeerSession: @unchecked Sendable {
 
     private func updateSummary() -> PeerSessionSummary {
         let stats = peer.stats
-        summary.capturedPackets = capture.packets
+        summary.captures = captures.summaries
         summary.rtpPackets = stats.rtpPackets
         summary.rtcpPackets = stats.rtcpPackets
         summary.lostPackets = peer.streamSummaries.reduce(0) { $0 + Int(max(0, $1.lost)) }
@@ -217,7 +234,6 @@ final class PeerSession: @unchecked Sendable {
         summary.repairedPackets = stats.repairedPackets
         summary.pliSent = stats.pliSent
         summary.srtpAuthFailures = stats.srtpAuthFailures
-        if let failure = capture.failure, summary.failure == nil { summary.failure = "capture: \(failure)" }
         return summary
     }
 
@@ -228,7 +244,7 @@ final class PeerSession: @unchecked Sendable {
         closed = true
         timer?.cancel()
         timer = nil
-        capture.close()
+        captures.close()
         summary.leftMicros = LiveClock.wallMicros()
         _ = updateSummary()
     }

@@ -1,3 +1,4 @@
+import SeededRandom
 import Media
 import RTP
 

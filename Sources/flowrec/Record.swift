@@ -1,65 +1,65 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Janus
 import Jobs
 import Live
 import Peer
 import Pipeline
 
-/// `flowrec record --whip [HOST:]PORT --room NAME --out DIR`: publishers send over WHIP, flowrec records.
+/// `flowrec record (--whip [HOST:]PORT | --janus URL) --room ROOM --out DIR`: record a room live.
 struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Record a room live: WHIP publishers send straight to flowrec, peer to peer.",
+        abstract: "Record a room live: WHIP publishers send straight to flowrec, or flowrec joins a Janus videoroom.",
         discussion: """
-        Every publisher that POSTs an SDP offer to http://HOST:PORT/whip/ROOM becomes a participant. Each \
-        participant's decrypted packets go to DIR/<base>.capture/<participant>.pcap (synced every second). \
-        When the recording stops (--duration, --stop-when-empty, SIGINT or SIGTERM) the captures become \
-        DIR/<base>.webm (the composite of --pipeline) and, with --tracks, DIR/<base>.<participant>.webm, \
-        and DIR/<base>.json describes the recording. <base> is ROOM-<UTC start>, or --name.
+        --whip: every publisher that POSTs an SDP offer to http://HOST:PORT/whip/ROOM becomes a participant. \
+        --janus: flowrec joins videoroom ROOM as a silent participant (it never publishes) and subscribes to \
+        every publisher, following joins and leaves. Each participant's decrypted packets go to \
+        DIR/<base>.capture/<participant>.pcap (synced every second). When the recording stops (--duration, \
+        --stop-when-empty, the room is destroyed, SIGINT or SIGTERM) the captures become DIR/<base>.webm (the \
+        composite of --pipeline) and, with --tracks, DIR/<base>.<participant>.webm, and DIR/<base>.json describes \
+        the recording. <base> is ROOM-<UTC start>, or --name.
+        Exit codes: 0 done; 64 usage error; 69 the room cannot be reached or joined; 73 output exists; 74 I/O error.
         """)
 
-    @Option(help: "WHIP listen address: PORT or HOST:PORT (default host 0.0.0.0).") var whip: String
-    @Option(help: "Room name publishers use in the WHIP URL.") var room: String
+    @Option(help: "Take WHIP publishers on PORT or HOST:PORT (default host 0.0.0.0).") var whip: String?
+    @Option(help: "Record a Janus videoroom: ws://HOST:8188 (WebSocket) or http://HOST:8088/janus.") var janus: String?
+    @Option(help: "Room: the WHIP room name, or the Janus room id (number or string).") var room: String
     @Option(help: "Output folder.") var out: String
     @Option(help: "Pipeline preset name or YAML file (default grid-720p).") var pipeline: String?
     @Flag(help: "Also write one WebM per participant.") var tracks = false
     @Option(help: "File name base instead of ROOM-<UTC start>.") var name: String?
     @Option(help: "Stop after this long, e.g. 60s, 15m, 2h.") var duration: String?
-    @Option(help: "Stop when every publisher has left and none came back for this long.") var stopWhenEmpty: String?
-    @Option(help: "Require 'Authorization: Bearer TOKEN' on WHIP requests.") var token: String?
-    @Option(help: "At most this many publishers at once.") var maxParticipants = 16
+    @Option(help: "Stop when nobody has published for this long.") var stopWhenEmpty: String?
+    @Option(help: "WHIP: require 'Authorization: Bearer TOKEN'. Janus: the API token.") var token: String?
+    @Option(help: "WHIP: at most this many publishers at once.") var maxParticipants = 16
+    @Option(help: "Janus: the room's pin.") var pin: String?
+    @Option(help: "Janus: the recorder's display name in the room.") var display = "flowrec-recorder"
+    @Option(help: "Janus: the API secret.") var apiSecret: String?
+    @Flag(help: "Janus: reconnect after a dropped connection and continue in the same output.") var reconnect = false
     @Option(help: "Announce this address as the ICE host candidate (repeatable; default: every non-loopback IPv4 address).")
     var iceHost: [String] = []
-    @Option(help: "UDP ports for publishers' media, one each: FIRST-LAST (default: any free port).") var udpPorts: String?
-    @Option(help: "DTLS role when the publisher leaves it open: auto (client), client or server.") var dtlsRole = "auto"
+    @Option(help: "UDP ports for media, one per connection: FIRST-LAST (default: any free port).") var udpPorts: String?
+    @Option(help: "DTLS role when the offer leaves it open: auto (client), client or server.") var dtlsRole = "auto"
     @Option(help: "Bitrate announced to senders with REMB, kbit/s.") var rembKbps = 2500
     @Flag(help: "Overwrite existing output files.") var force = false
+
+    func validate() throws {
+        guard (whip == nil) != (janus == nil) else { throw ValidationError("give exactly one of --whip PORT and --janus URL") }
+    }
 
     func run() throws {
         try runJob {
             var config: PipelineConfig
             do { config = try PipelineConfig.load(pipeline ?? "grid-720p") } catch { throw ValidationError("--pipeline: \(error)") }
             if tracks { config.tracks = true }
-            let (host, port) = try listenAddress(whip)
-            var options = WHIPRecordOptions(port: port, room: room, outFolder: out, pipeline: config)
-            options.listenHost = host
-            options.baseName = name
-            options.durationSeconds = try duration.map { try seconds($0, "--duration") }
-            options.stopWhenEmptySeconds = try stopWhenEmpty.map { try seconds($0, "--stop-when-empty") }
-            options.token = token
-            options.maxParticipants = maxParticipants
-            options.candidateHosts = iceHost
-            if let udpPorts {
-                let bounds = udpPorts.split(separator: "-").compactMap { Int($0) }
-                guard bounds.count == 2, 1...65_535 ~= bounds[0], bounds[0] <= bounds[1], bounds[1] <= 65_535 else {
-                    throw ValidationError("--udp-ports: '\(udpPorts)' is not FIRST-LAST")
-                }
-                options.udpPorts = bounds[0]...bounds[1]
-            }
-            options.overwrite = force
+            var peer = PeerOptions()
             guard let role = DTLSRolePreference(rawValue: dtlsRole) else { throw ValidationError("--dtls-role: auto, client or server") }
-            options.peer.dtlsRole = role
-            options.peer.rembBitsPerSecond = UInt64(max(30, rembKbps)) * 1000
+            peer.dtlsRole = role
+            peer.rembBitsPerSecond = UInt64(max(30, rembKbps)) * 1000
+            let ports = try udpPorts.map(portRange)
+            let limit = try duration.map { try seconds($0, "--duration") }
+            let empty = try stopWhenEmpty.map { try seconds($0, "--stop-when-empty") }
 
             let stop = StopRequest()
             let signals = [SIGINT, SIGTERM].map { signo -> any DispatchSourceSignal in
@@ -70,9 +70,38 @@ struct Record: ParsableCommand {
                 return source
             }
             defer { signals.forEach { $0.cancel() } }
-            let settled = options
-            let result = try runBlocking {
-                try await RecordJob.recordWHIP(settled, stop: stop, ready: { _ in }, log: { log($0) })
+            let result: (manifest: RecordManifest, path: String)
+            if let janus {
+                var options = JanusRecordOptions(url: janus, room: JanusRoomID(room), outFolder: out, pipeline: config)
+                options.pin = pin
+                options.displayName = display
+                options.apiSecret = apiSecret
+                options.token = token
+                options.reconnect = reconnect
+                options.baseName = name
+                options.durationSeconds = limit
+                options.stopWhenEmptySeconds = empty
+                options.candidateHosts = iceHost
+                options.udpPorts = ports
+                options.peer = peer
+                options.overwrite = force
+                let settled = options
+                result = try runBlocking { try await JanusRecordJob.run(settled, stop: stop, log: { log($0) }) }
+            } else {
+                let (host, port) = try listenAddress(whip ?? "")
+                var options = WHIPRecordOptions(port: port, room: room, outFolder: out, pipeline: config)
+                options.listenHost = host
+                options.baseName = name
+                options.durationSeconds = limit
+                options.stopWhenEmptySeconds = empty
+                options.token = token
+                options.maxParticipants = maxParticipants
+                options.candidateHosts = iceHost
+                options.udpPorts = ports
+                options.peer = peer
+                options.overwrite = force
+                let settled = options
+                result = try runBlocking { try await WHIPRecordJob.run(settled, stop: stop, log: { log($0) }) }
             }
             for warning in result.manifest.warnings { log("warning: \(warning)") }
             for output in result.manifest.outputs {
@@ -89,6 +118,14 @@ struct Record: ParsableCommand {
             throw ValidationError("--whip: '\(text)' is not PORT or HOST:PORT")
         }
         return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    private func portRange(_ text: String) throws -> ClosedRange<Int> {
+        let bounds = text.split(separator: "-").compactMap { Int($0) }
+        guard bounds.count == 2, 1...65_535 ~= bounds[0], bounds[0] <= bounds[1], bounds[1] <= 65_535 else {
+            throw ValidationError("--udp-ports: '\(text)' is not FIRST-LAST")
+        }
+        return bounds[0]...bounds[1]
     }
 
     private func seconds(_ text: String, _ option: String) throws -> Double {

@@ -3,6 +3,7 @@ import Capture
 import Foundation
 import Ingest
 import Jobs
+import Live
 import Media
 import Pipeline
 import SDP
@@ -12,6 +13,8 @@ import Synth
 enum ExitCodes {
     static let usage: Int32 = 64
     static let badInput: Int32 = 65
+    /// The room or server cannot be reached or joined (EX_UNAVAILABLE).
+    static let unavailable: Int32 = 69
     static let cannotCreateOutput: Int32 = 73
     static let ioError: Int32 = 74
 }
@@ -22,7 +25,7 @@ struct Flowrec: ParsableCommand {
         abstract: "Records and transcodes video calls (Janus videoroom, WHIP, RTP dumps) into WebM.",
         discussion: """
         Exit codes: 0 done; 64 usage error; 65 bad input (malformed or unreadable capture);
-        73 output cannot be created (exists without --force, no permission); 74 I/O error while writing.
+        69 the room cannot be reached or joined (record); 73 output cannot be created (exists without --force, no permission); 74 I/O error while writing.
         """,
         subcommands: [Transcode.self, Record.self, Inspect.self, Synth.self])
 }
@@ -272,6 +275,9 @@ func runJob(_ body: () throws -> Void) throws {
     } catch let error as JobError {
         log("error: \(error)")
         throw ExitCode(ExitCodes.badInput)
+    } catch let error as RoomUnavailable {
+        log("error: \(error)")
+        throw ExitCode(ExitCodes.unavailable)
     } catch let error as PipelineConfigError {
         log("error: \(error)")
         throw ExitCode(ExitCodes.usage)

@@ -1,3 +1,4 @@
+import SeededRandom
 import Foundation
 import Testing
 @testable import Capture
@@ -103,7 +104,7 @@ func openAs(_ name: String, _ path: String) throws(CaptureError) -> any PacketRe
     /// and every error names the file and an offset.
     @Test func randomGarbageAndMutations() throws {
         let dir = TempDir()
-        var rng = SplitMix64(state: 0xF10E_C0DE)
+        var rng = SplitMix64(seed: 0xF10E_C0DE)
         let samples = try sampleFiles(dir)
         var errors = 0, runs = 0
         for sample in samples {
@@ -141,7 +142,7 @@ func openAs(_ name: String, _ path: String) throws(CaptureError) -> any PacketRe
 
     @Test func pureRandomFilesAreRejectedByDetection() throws {
         let dir = TempDir()
-        var rng = SplitMix64(state: 42)
+        var rng = SplitMix64(seed: 42)
         for i in 0..<100 {
             var b: [UInt8] = []
             for _ in 0..<Int.random(in: 0...300, using: &rng) { b.append(UInt8.random(in: 0...255, using: &rng)) }

@@ -36,17 +36,6 @@ func drain(_ r: any PacketReader, max: Int = 1_000_000) -> (packets: [CapturedPa
     return (out, nil)
 }
 
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A minimal RTP packet: V=2, given PT/seq/ts/ssrc, payload.
 func rtp(pt: UInt8 = 111, seq: UInt16, ts: UInt32, ssrc: UInt32 = 0x1234_5678, marker: Bool = false, payload: [UInt8]) -> [UInt8] {
     var b: [UInt8] = [0x80, (marker ? 0x80 : 0) | pt]

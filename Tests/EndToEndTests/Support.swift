@@ -144,9 +144,11 @@ enum Decode {
         return result.stdout.split(separator: "\n").map { $0.contains("K") }
     }
 
-    /// Errors ffmpeg reports while decoding the whole file (empty when clean).
+    /// Errors ffmpeg reports while decoding the whole file (empty when clean). Frames keep the file's
+    /// own time base (`-enc_time_base -1`): ffmpeg's default 1/fps would round the jittered capture
+    /// times of a live sender onto one tick and report that as non-monotonic output.
     static func errors(_ path: String) throws -> String {
-        let result = try Tool.run("ffmpeg", ["-v", "error", "-i", path, "-f", "null", "-"])
+        let result = try Tool.run("ffmpeg", ["-v", "error", "-i", path, "-enc_time_base", "-1", "-f", "null", "-"])
         return result.stderr + (result.status == 0 ? "" : "exit \(result.status)")
     }
 }

@@ -35,7 +35,7 @@ import VideoCompose
         ip addr add 10.99.0.1/24 dev v0 && ip addr add 10.99.0.2/24 dev v1
         ip link set v0 up && ip link set v1 up
         timeout 90 '\(Tool.flowrec)' record --whip 10.99.0.1:8080 --room demo --out '\(dir)' --name room --tracks \
-          --ice-host 10.99.0.1 --udp-ports 20000-20009 --stop-when-empty 1s --duration 60s \(extra.joined(separator: " ")) > '\(dir)/record.out' 2> '\(dir)/record.err' &
+          --ice-host 10.99.0.1 --udp-ports 20000-20009 --stop-when-empty 5s --duration 60s \(extra.joined(separator: " ")) > '\(dir)/record.out' 2> '\(dir)/record.err' &
         rec=$!
         for i in $(seq 100); do (exec 3<>/dev/tcp/10.99.0.1/8080) 2>/dev/null && break; sleep 0.1; done
         pids=""
@@ -102,8 +102,10 @@ import VideoCompose
         let (dir, log) = try record([red, blue])
         let m = try manifest(dir)
         #expect(m["stopReason"] as? String == "empty", "\(log)")
-        let participants = try #require(m["participants"] as? [[String: Any]], "\(log)")
+        let participants = try #require(m["connections"] as? [[String: Any]], "\(log)")
         #expect(participants.count == 2)
+        let named = (m["participants"] as? [[String: Any]] ?? []).map { ($0["name"] as? String ?? "", $0["packets"] as? Int ?? 0) }
+        #expect(named.map(\.0) == ["p1", "p2"] && named.allSatisfy { $0.1 > 300 }, "\(named)")
         for p in participants {
             #expect(p["connected"] as? Bool == true, "\(p)")
             #expect((p["rtpPackets"] as? Int ?? 0) > 300, "\(p)")
@@ -151,7 +153,7 @@ import VideoCompose
         let lossy = Publisher(tone: 440, colour: (0, 160, 0), seconds: 8, viaLossyRelay: 0.10, noise: true)
         let (dir, log) = try record([lossy])
         let m = try manifest(dir)
-        let p = try #require((m["participants"] as? [[String: Any]])?.first, "\(log)")
+        let p = try #require((m["connections"] as? [[String: Any]])?.first, "\(log)")
         let lost = p["lostPackets"] as? Int ?? 0, repaired = p["repairedPackets"] as? Int ?? 0, nacked = p["nackedPackets"] as? Int ?? 0
         // Audio has no NACK (as in browsers): only video losses are repairable; video is the larger share.
         #expect(lost > 50, "the relay dropped too little to test: \(p)")

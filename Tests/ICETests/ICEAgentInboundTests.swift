@@ -1,3 +1,4 @@
+import SeededRandom
 import Testing
 @testable import ICE
 
@@ -156,7 +157,7 @@ import Testing
 
     /// 5,000 random and mutated datagrams: nothing crashes, nothing unauthenticated gets through.
     @Test func fuzzedDatagramsNeverCrash() throws {
-        var generator = SeededGenerator(state: 0xF00D)
+        var generator = SplitMix64(seed: 0xF00D)
         let agent = recorder()
         agent.addRemoteCandidate(ICECandidate(foundation: "1", priority: 1, address: Self.peer, type: .host))
         var outgoing: [STUNMessage] = []

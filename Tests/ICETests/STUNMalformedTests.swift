@@ -1,17 +1,6 @@
+import SeededRandom
 import Testing
 @testable import ICE
-
-/// Deterministic generator for the fuzz test (SplitMix64).
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite struct STUNMalformedTests {
     func parseError(_ bytes: [UInt8]) -> STUNError? {
@@ -122,7 +111,7 @@ struct SeededGenerator: RandomNumberGenerator {
     /// Random bytes, headers with random bodies and mutations of valid messages: never a crash,
     /// and whatever parses serializes back to the same message.
     @Test func fuzz() throws {
-        var rng = SeededGenerator(state: 0x5354_554E)
+        var rng = SplitMix64(seed: 0x5354_554E)
         let seeds = RFC5769.all + [
             STUNMessage.bindingRequest(username: "ab:cd", priority: 99, controlling: true, tieBreaker: 1,
                                        useCandidate: true).serialized(integrityKey: [1, 2, 3]),

@@ -1,3 +1,4 @@
+import SeededRandom
 import Testing
 @testable import ICE
 
@@ -51,7 +52,7 @@ final class VirtualNetwork {
     var lossRate = 0.0
     /// False: every packet is lost.
     var delivering = true
-    var random: SeededGenerator
+    var random: SplitMix64
     /// Packets lost to `lossRate`.
     private(set) var lost = 0
     /// A STUN server: its address and what it answers a request from a public address with.
@@ -60,7 +61,7 @@ final class VirtualNetwork {
     private var sequence = 0
 
     init(seed: UInt64) {
-        random = SeededGenerator(state: seed)
+        random = SplitMix64(seed: seed)
     }
 
     @discardableResult
@@ -155,6 +156,6 @@ final class VirtualNetwork {
 
 /// A seeded random source for an agent.
 func seededRandom(_ seed: UInt64) -> () -> UInt64 {
-    var generator = SeededGenerator(state: seed)
+    var generator = SplitMix64(seed: seed)
     return { generator.next() }
 }

@@ -1,3 +1,4 @@
+import SeededRandom
 import Capture
 import Foundation
 import Media

@@ -1,3 +1,4 @@
+import SeededRandom
 import Testing
 import RTP
 @testable import Media
@@ -33,7 +34,7 @@ import RTP
     }
 
     @Test func vp8KeyframeSizeFromHandBuiltHeader() {
-        var rng = DepacketizerRNG(seed: 5)
+        var rng = SplitMix64(seed: 5)
         // width 640 with horizontal scale 1 in the top two bits: 0x4280
         let key = vp8Keyframe(width: 640, height: 480, size: 50, &rng, hscale: 1)
         #expect(key[6] == 0x80 && key[7] == 0x42 && key[8] == 0xE0 && key[9] == 0x01)
@@ -107,7 +108,7 @@ import RTP
     }
 
     @Test func vp9FrameHeader() throws {
-        var rng = DepacketizerRNG(seed: 2)
+        var rng = SplitMix64(seed: 2)
         let key = try #require(VP9FrameHeader(parsing: vp9Keyframe(width: 1280, height: 720, size: 20, &rng)[...]))
         #expect(key.isKeyframe && key.showFrame && key.profile == 0)
         #expect(key.width == 1280 && key.height == 720)

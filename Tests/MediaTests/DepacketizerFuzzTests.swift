@@ -1,3 +1,4 @@
+import SeededRandom
 import Testing
 import RTP
 @testable import Media
@@ -6,7 +7,7 @@ import RTP
     /// Feeds `count` random or mutated packets, with occasional losses and sequence jumps, to a depacketizer.
     /// Checks invariants on everything it emits.
     func hammer(_ codec: Codec, seed: UInt64, count: Int = 20_000) -> DepacketizerStats {
-        var rng = DepacketizerRNG(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var dep = makeDepacketizer(for: codec)
         // Valid material to mutate.
         var vp8 = VP8Packetizer(maxPayloadSize: 60)
@@ -82,7 +83,7 @@ import RTP
     }
 
     @Test func reorderBufferSurvivesRandomSequences() {
-        var rng = DepacketizerRNG(seed: 77)
+        var rng = SplitMix64(seed: 77)
         var rb = ReorderBuffer(maxPackets: 32, maxDelayMicros: 5_000)
         var now: Int64 = 0
         var last: Int64 = .min

@@ -1,3 +1,4 @@
+import SeededRandom
 import Testing
 import RTP
 @testable import Media
@@ -9,7 +10,7 @@ import RTP
     }
 
     func vp8Source(count: Int = 30, keyframes: Set<Int> = [0, 15], seed: UInt64 = 7) -> Source {
-        var rng = DepacketizerRNG(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var frames: [[UInt8]] = []
         for i in 0..<count {
             let size = i == 5 ? 1000 : Int.random(in: 40...2500, using: &rng)
@@ -20,7 +21,7 @@ import RTP
     }
 
     func vp9Source(count: Int = 30, keyframes: Set<Int> = [0, 15], seed: UInt64 = 9) -> Source {
-        var rng = DepacketizerRNG(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var frames: [[UInt8]] = []
         for i in 0..<count {
             let size = i == 5 ? 1000 : Int.random(in: 40...2500, using: &rng)
@@ -138,7 +139,7 @@ import RTP
     }
 
     @Test func opusRoundTrip() {
-        var rng = DepacketizerRNG(seed: 11)
+        var rng = SplitMix64(seed: 11)
         let pk = OpusPacketizer()
         // TOC config 31 (CELT FB 20 ms), code 0, then payload
         let frames = (0..<50).map { _ in [UInt8(31 << 3)] + randomBytes(Int.random(in: 1...120, using: &rng), &rng) }

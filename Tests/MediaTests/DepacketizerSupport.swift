@@ -1,20 +1,8 @@
+import SeededRandom
 import RTP
 @testable import Media
 
-/// Deterministic RNG for reproducible tests.
-struct DepacketizerRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-func randomBytes(_ n: Int, _ rng: inout DepacketizerRNG) -> [UInt8] {
+func randomBytes(_ n: Int, _ rng: inout SplitMix64) -> [UInt8] {
     (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
 }
 
@@ -31,7 +19,7 @@ struct BitWriter {
 }
 
 /// A VP8 keyframe: frame tag with P=0, start code, 14-bit sizes plus scale bits, then filler.
-func vp8Keyframe(width: Int, height: Int, size: Int, _ rng: inout DepacketizerRNG, hscale: Int = 0) -> [UInt8] {
+func vp8Keyframe(width: Int, height: Int, size: Int, _ rng: inout SplitMix64, hscale: Int = 0) -> [UInt8] {
     var f: [UInt8] = [0x10, UInt8.random(in: 0...255, using: &rng), UInt8.random(in: 0...255, using: &rng), 0x9D, 0x01, 0x2A]
     let w = width | hscale << 14
     f += [UInt8(w & 0xFF), UInt8(w >> 8), UInt8(height & 0xFF), UInt8(height >> 8)]
@@ -39,12 +27,12 @@ func vp8Keyframe(width: Int, height: Int, size: Int, _ rng: inout DepacketizerRN
 }
 
 /// A VP8 interframe: frame tag with P=1.
-func vp8Interframe(size: Int, _ rng: inout DepacketizerRNG) -> [UInt8] {
+func vp8Interframe(size: Int, _ rng: inout SplitMix64) -> [UInt8] {
     [0x11] + randomBytes(max(0, size - 1), &rng)
 }
 
 /// A VP9 profile-0 keyframe uncompressed header start (marker, sync code, colour config, frame size), then filler.
-func vp9Keyframe(width: Int, height: Int, size: Int, _ rng: inout DepacketizerRNG) -> [UInt8] {
+func vp9Keyframe(width: Int, height: Int, size: Int, _ rng: inout SplitMix64) -> [UInt8] {
     var w = BitWriter()
     w.write(2, 2)        // frame_marker
     w.write(0, 2)        // profile 0
@@ -61,7 +49,7 @@ func vp9Keyframe(width: Int, height: Int, size: Int, _ rng: inout DepacketizerRN
 }
 
 /// A VP9 interframe header start: marker, profile 0, frame_type 1, show_frame 1.
-func vp9Interframe(size: Int, _ rng: inout DepacketizerRNG) -> [UInt8] {
+func vp9Interframe(size: Int, _ rng: inout SplitMix64) -> [UInt8] {
     [0x86] + randomBytes(max(0, size - 1), &rng)
 }
 
@@ -89,7 +77,7 @@ func rtpPackets(_ framePayloads: [[[UInt8]]], firstSeq: UInt16 = 65_500, firstTs
 /// ReorderBuffer → depacketizer.
 func transport<D: Depacketizer>(_ packets: [SentPacket], into dep: inout D, drop: Set<Int> = [], seed: UInt64 = 1,
                                 reorder: inout ReorderBuffer) -> [EncodedFrame] {
-    var rng = DepacketizerRNG(seed: seed)
+    var rng = SplitMix64(seed: seed)
     var arrivals: [(Int, Int)] = []
     for i in packets.indices where !drop.contains(i) {
         arrivals.append((i == 0 ? -1 : i + Int.random(in: 0...4, using: &rng), i))

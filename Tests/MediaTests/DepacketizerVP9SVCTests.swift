@@ -1,3 +1,4 @@
+import SeededRandom
 import Testing
 import RTP
 @testable import Media
@@ -47,7 +48,7 @@ import RTP
     }
 
     @Test func twoSpatialLayersBecomeASuperframe() throws {
-        var rng = DepacketizerRNG(seed: 21)
+        var rng = SplitMix64(seed: 21)
         let l0 = vp9Keyframe(width: 320, height: 180, size: 700, &rng)
         let l1 = vp9Interframe(size: 900, &rng)
         var seq: UInt16 = 65534
@@ -80,7 +81,7 @@ import RTP
     }
 
     @Test func layerFrameThatIsASuperframeIsFlattened() throws {
-        var rng = DepacketizerRNG(seed: 4)
+        var rng = SplitMix64(seed: 4)
         let hidden = vp9Keyframe(width: 320, height: 180, size: 100, &rng)
         let shown = vp9Interframe(size: 50, &rng)
         let l0 = try #require(VP9Superframe.make([hidden[...], shown[...]]))
@@ -94,7 +95,7 @@ import RTP
     }
 
     @Test func lostUpperLayerPacketDropsThePictureUntilKeyframe() {
-        var rng = DepacketizerRNG(seed: 8)
+        var rng = SplitMix64(seed: 8)
         var seq: UInt16 = 100
         let res = [VP9Resolution(width: 320, height: 180), VP9Resolution(width: 640, height: 360)]
         let p0 = picture([vp9Keyframe(width: 320, height: 180, size: 500, &rng), vp9Interframe(size: 500, &rng)],
@@ -115,7 +116,7 @@ import RTP
     }
 
     @Test func missingEndBitBreaksPicture() {
-        var rng = DepacketizerRNG(seed: 9)
+        var rng = SplitMix64(seed: 9)
         var dep = VP9Depacketizer()
         let data = vp9Keyframe(width: 64, height: 64, size: 50, &rng)
         // B without E, then another B in the same picture: the first layer frame never ended.

@@ -1,3 +1,4 @@
+import SeededRandom
 import Testing
 import RTP
 @testable import Media
@@ -78,7 +79,7 @@ struct H264DecoderTests {
 
     @Test func mutatedAccessUnitsNeverCrash() throws {
         let aus = makeH264Stream(count: 20, idrAt: [0, 10])
-        var rng = DepacketizerRNG(seed: 264)
+        var rng = SplitMix64(seed: 264)
         let d = try H264Decoder(threads: 2)
         var errors = 0, pictures = 0
         for k in 0..<200 {
@@ -122,7 +123,7 @@ struct H264DecoderTests {
 struct H264FuzzTests {
     /// 20k random and mutated payloads, with losses, timestamp jumps and bogus sequence numbers.
     @Test func randomAndMutatedPayloadsNeverCrash() {
-        var rng = DepacketizerRNG(seed: 6184)
+        var rng = SplitMix64(seed: 6184)
         let aus = makeH264Stream(count: 10, idrAt: [0, 5], slices: 2)
         let valid = aus.flatMap { H264Packetizer(maxPayloadSize: 120).payloads(forAnnexB: $0.data) }
         var dep = H264Depacketizer()

@@ -1,3 +1,4 @@
+import SeededRandom
 import Testing
 import RTP
 @testable import Media
@@ -58,7 +59,7 @@ struct H264EncoderTests {
     }
 
     @Test func bitrateIsRoughlyKept() throws {
-        var rng = DepacketizerRNG(seed: 4)
+        var rng = SplitMix64(seed: 4)
         let enc = try H264Encoder(H264Encoder.Settings(width: 320, height: 240, bitrateKbps: 200, keyframeInterval: 30))
         var bytes = 0
         for i in 0..<60 {

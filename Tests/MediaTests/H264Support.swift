@@ -1,3 +1,4 @@
+import SeededRandom
 import CFFmpeg
 import RTP
 @testable import Media
@@ -23,7 +24,7 @@ struct TestAU {
 /// the product's `H264Encoder` at a constant QP (no bitrate surprises), IDRs only where asked.
 func makeH264Stream(width: Int = 320, height: Int = 240, count: Int = 60, idrAt: Set<Int> = [0, 30], profile: String = "baseline",
                     slices: Int = 1, extraParams: String = "", seed: UInt64 = 1) -> [TestAU] {
-    var rng = DepacketizerRNG(seed: seed)
+    var rng = SplitMix64(seed: seed)
     let settings = H264Encoder.Settings(width: width, height: height, keyframeInterval: 1000,
                                         profile: H264Encoder.Profile(rawValue: profile)!, qp: 18, slices: slices,
                                         x264Params: extraParams)
@@ -44,7 +45,7 @@ func makeH264Stream(width: Int = 320, height: Int = 240, count: Int = 60, idrAt:
 let quadrantColors: [(y: UInt8, u: UInt8, v: UInt8)] = [(200, 60, 180), (80, 200, 90), (150, 128, 128), (40, 100, 220)]
 let noiseBand = 32
 
-func testPicture(width: Int, height: Int, _ rng: inout DepacketizerRNG) -> I420Frame {
+func testPicture(width: Int, height: Int, _ rng: inout SplitMix64) -> I420Frame {
     var f = I420Frame(width: width, height: height)
     for i in 0..<(width * noiseBand) { f.y[i] = UInt8.random(in: 16...235, using: &rng) }
     for (k, rect) in quadrantRects(width: width, height: height, margin: 0).enumerated() {

@@ -1,10 +1,11 @@
+import SeededRandom
 import Testing
 import RTP
 @testable import Media
 
 @Suite struct PacketizerTests {
     @Test func vp8PayloadsRespectSizeAndCarryDescriptor() throws {
-        var rng = DepacketizerRNG(seed: 1)
+        var rng = SplitMix64(seed: 1)
         var pk = VP8Packetizer(maxPayloadSize: 100, initialPictureID: 0x7FFF)
         let frame = randomBytes(1000, &rng)
         let a = pk.payloads(for: frame, isKeyframe: false)
@@ -22,7 +23,7 @@ import RTP
 
     @Test(arguments: [false, true])
     func vp9PayloadsCarryBEAndSS(flexible: Bool) throws {
-        var rng = DepacketizerRNG(seed: 2)
+        var rng = SplitMix64(seed: 2)
         var pk = VP9Packetizer(maxPayloadSize: 200, initialPictureID: 3, flexibleMode: flexible)
         let key = pk.payloads(for: randomBytes(1000, &rng), isKeyframe: true, width: 1920, height: 1080)
         #expect(key.allSatisfy { $0.count <= 200 })

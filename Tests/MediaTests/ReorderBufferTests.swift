@@ -1,3 +1,4 @@
+import SeededRandom
 import Testing
 import RTP
 @testable import Media
@@ -16,7 +17,7 @@ import RTP
     }
 
     @Test func shuffledInputWithDuplicatesComesOutInOrder() {
-        var rng = DepacketizerRNG(seed: 42)
+        var rng = SplitMix64(seed: 42)
         let start: UInt16 = 65_400   // wraps during the run
         let n = 400
         // Local shuffle: every packet moves at most 6 positions.

@@ -1,3 +1,4 @@
+import SeededRandom
 import DTLS
 import ICE
 import RTP
@@ -248,7 +249,7 @@ struct Link {
 
     @Test func seededGarbageNeverCrashesAConnectedPeer() throws {
         var link = try connect()
-        var generator = SplitMix(seed: 42)
+        var generator = SplitMix64(seed: 42)
         for i in 0..<5_000 {
             let length = Int(generator.next() % 300)
             var datagram = (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
@@ -261,14 +262,3 @@ struct Link {
     }
 }
 
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

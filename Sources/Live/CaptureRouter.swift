@@ -1,0 +1,79 @@
+import Capture
+import ICE
+import Ingest
+import Peer
+
+/// One participant's capture file as the manifest lists it.
+public struct CaptureSummary: Sendable, Codable, Equatable {
+    public var participant: String
+    public var path: String
+    public var packets: Int
+    /// Why writing stopped early, if it did (the packets before it are kept).
+    public var failure: String?
+}
+
+/// Sends each packet of a peer connection to its participant's capture: everything to one
+/// participant (a WHIP publisher), or by m-line (a Janus subscription carries every publisher of
+/// the room, one m-line per stream). Captures open on their first packet, as
+/// `<folder>/<participant>.pcap`. Confined to the owning session's event loop.
+final class CaptureRouter {
+    private let folder: String
+    private let local: STUNAddress
+    /// The participant of packets whose m-line has no route (a WHIP publisher's whole connection).
+    private let defaultParticipant: String?
+    private var participantOfMid: [String: String] = [:]
+    private var captures: [String: ParticipantCapture] = [:]
+    private var order: [String] = []
+    /// Packets that had no participant (an m-line not routed yet, or no m-line known).
+    private(set) var unrouted = 0
+    private var openFailures: [String: String] = [:]
+
+    /// Added to file names (`<participant><suffix>.pcap`), so a later connection of the same
+    /// recording does not overwrite an earlier one's files.
+    private let suffix: String
+
+    init(folder: String, local: STUNAddress, defaultParticipant: String?, suffix: String = "") {
+        self.folder = folder
+        self.suffix = suffix
+        self.local = local
+        self.defaultParticipant = defaultParticipant
+    }
+
+    /// The participant of each m-line from now on (a renegotiation replaces the whole map).
+    func route(_ mids: [String: String]) { participantOfMid = mids }
+
+    func write(_ packet: ReceivedPacket, wallMicros: Int64, nowMicros: Int64) {
+        guard let participant = packet.mid.flatMap({ participantOfMid[$0] }) ?? defaultParticipant else {
+            unrouted += 1
+            return
+        }
+        if captures[participant] == nil, openFailures[participant] == nil {
+            do {
+                captures[participant] = try ParticipantCapture(path: folder + "/\(safeFileName(participant))\(suffix).pcap", local: local,
+                                                               nowMicros: nowMicros)
+                order.append(participant)
+            } catch {
+                openFailures[participant] = "\(error)"
+            }
+        }
+        captures[participant]?.write(packet, wallMicros: wallMicros)
+    }
+
+    func flushIfDue(nowMicros: Int64) {
+        for capture in captures.values { capture.flushIfDue(nowMicros: nowMicros) }
+    }
+
+    func close() {
+        for capture in captures.values { capture.close() }
+    }
+
+    var summaries: [CaptureSummary] {
+        order.map { name in
+            let capture = captures[name]!
+            return CaptureSummary(participant: name, path: capture.path, packets: capture.packets, failure: capture.failure.map { "\($0)" })
+        } + openFailures.sorted { $0.key < $1.key }.map {
+            CaptureSummary(participant: $0.key, path: folder + "/\(safeFileName($0.key))\(suffix).pcap", packets: 0, failure: $0.value)
+        }
+    }
+
+}

@@ -1,0 +1,231 @@
+import DTLS
+import Foundation
+import Ingest
+import Janus
+import NIOCore
+import NIOPosix
+import Peer
+import Pipeline
+
+/// `flowrec record --janus URL --room ID`: which room of which Janus, what to record, when to stop.
+public struct JanusRecordOptions: Sendable {
+    /// `ws://host:8188` (WebSocket) or `http://host:8088/janus` (long-poll).
+    public var url: String
+    public var room: JanusRoomID
+    public var pin: String?
+    /// The recorder's display name in the room (it never publishes, so participants do not see a tile).
+    public var displayName = "flowrec-recorder"
+    public var apiSecret: String?
+    public var token: String?
+    /// Reconnect after a dropped socket, claiming the same Janus session.
+    public var reconnect = false
+    public var outFolder: String
+    public var pipeline: PipelineConfig
+    public var baseName: String?
+    public var durationSeconds: Double?
+    /// Stop once nobody has published for this long.
+    public var stopWhenEmptySeconds: Double?
+    public var candidateHosts: [String] = []
+    public var udpPorts: ClosedRange<Int>?
+    public var peer = PeerOptions()
+    public var overwrite = false
+
+    public init(url: String, room: JanusRoomID, outFolder: String, pipeline: PipelineConfig) {
+        self.url = url
+        self.room = room
+        self.outFolder = outFolder
+        self.pipeline = pipeline
+    }
+}
+
+/// The room could not be reached or joined: the server does not answer, the room does not exist,
+/// the pin is wrong. Nothing was recorded.
+public struct RoomUnavailable: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+/// Records a Janus videoroom as a silent subscriber of every publisher, then writes the outputs
+/// from the raw captures.
+public enum JanusRecordJob {
+    public static func run(_ options: JanusRecordOptions, stop: StopRequest,
+                           log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> (manifest: RecordManifest, path: String) {
+        let recording = try Recording(outFolder: options.outFolder, room: options.room.description, baseName: options.baseName,
+                                      overwrite: options.overwrite)
+        var follower = JanusFollowerConfig(room: options.room, pin: options.pin, displayName: options.displayName)
+        follower.apiSecret = options.apiSecret
+        follower.token = options.token
+        let client = JanusClient(options: JanusClientOptions(url: options.url, follower: follower, reconnect: options.reconnect))
+        do { try await client.start() } catch {
+            throw RoomUnavailable(description: "Janus room \(options.room) at \(options.url): \(error)")
+        }
+        let hosts = options.candidateHosts.isEmpty ? Recording.hostAddresses() : options.candidateHosts
+        log("recording Janus room \(options.room) at \(options.url); ICE host candidates \(hosts.joined(separator: ", "))")
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let recorder = try JanusRoomRecorder(options: options, hosts: hosts, captureFolder: recording.captureFolder, group: group,
+                                             client: client, log: log)
+        let events = Task { await recorder.follow(client.events) }
+        let reason = await Recording.waitForStop(stop, duration: options.durationSeconds) { await recorder.stopReason() }
+        log("stopping (\(reason.rawValue))")
+        events.cancel()
+        await client.stop()
+        let (connections, participants, warnings) = await recorder.finish()
+        try? await group.shutdownGracefully()
+        let ended = Date()
+        let written = try recording.writeOutputs(connections.flatMap { $0.captures }, pipeline: options.pipeline,
+                                                 overwrite: options.overwrite, log: log)
+        let manifest = RecordManifest(room: options.room.description, source: "janus", startedAt: Recording.iso8601(recording.started),
+                                      endedAt: Recording.iso8601(ended), stopReason: reason, participants: participants,
+                                      connections: connections, outputs: written.outputs, captureFolder: recording.captureFolder,
+                                      warnings: warnings + written.warnings)
+        try recording.writeManifest(manifest)
+        return (manifest, recording.manifestPath)
+    }
+}
+
+/// Follows the room's events: answers Janus's offers with one ``PeerSession`` (renegotiated as
+/// publishers come and go, replaced after a session reset), routes each m-line to its publisher's
+/// capture, and keeps who was present when.
+actor JanusRoomRecorder {
+    private struct Publisher {
+        var name: String
+        var display: String?
+        var joinedMicros: Int64
+        var leftMicros: Int64?
+    }
+
+    private let options: JanusRecordOptions
+    private let hosts: [String]
+    private let captureFolder: String
+    private let group: any EventLoopGroup
+    private let client: JanusClient
+    private let certificate: DTLSCertificate
+    private let log: @Sendable (String) -> Void
+    private var session: PeerSession?
+    private var sessionCount = 0
+    private var needsNewSession = false
+    private var closedSessions: [PeerSessionSummary] = []
+    private var publishers: [JanusFeedID: Publisher] = [:]
+    private var emptySinceMicros: Int64? = LiveClock.monotonicMicros()
+    private var ended: StopReason?
+    private var warnings: [String] = []
+
+    init(options: JanusRecordOptions, hosts: [String], captureFolder: String, group: any EventLoopGroup, client: JanusClient,
+         log: @escaping @Sendable (String) -> Void) throws {
+        self.options = options
+        self.hosts = hosts
+        self.captureFolder = captureFolder
+        self.group = group
+        self.client = client
+        self.log = log
+        certificate = try DTLSCertificate.generate()
+    }
+
+    func follow(_ events: AsyncStream<JanusEvent>) async {
+        for await event in events {
+            await handle(event)
+        }
+    }
+
+    /// A reason to stop now, if the room gave one (closed, server lost, empty for long enough).
+    func stopReason() -> StopReason? {
+        if let ended { return ended }
+        if let limit = options.stopWhenEmptySeconds, let since = emptySinceMicros,
+           Double(LiveClock.monotonicMicros() - since) >= limit * 1_000_000 { return .empty }
+        return nil
+    }
+
+    private func handle(_ event: JanusEvent) async {
+        switch event {
+        case .offer(let sdp, let streams):
+            await answer(sdp, streams: streams)
+        case .remoteCandidate(_, _, let candidate):
+            session?.addRemoteCandidates([candidate])
+        case .publishers(let list):
+            updatePublishers(list)
+        case .sessionReset, .hangup:
+            needsNewSession = true
+            if case .hangup(let reason) = event { warnings.append("Janus hung up the subscription: \(reason)") }
+        case .roomDestroyed, .kicked:
+            ended = .roomClosed
+        case .connectionLost(let reason):
+            warnings.append("Janus connection lost: \(reason)")
+            ended = .serverLost
+        case .error(let code, let reason):
+            warnings.append("Janus error \(code): \(reason)")
+            ended = .serverLost
+        case .warning(let code, let reason):
+            warnings.append("Janus refused a request (\(code)): \(reason)")
+        case .joined, .endOfCandidates, .webrtcUp, .media, .slowLink:
+            break
+        }
+    }
+
+    /// Answers an offer: on the current connection (renegotiation) or on a new one.
+    private func answer(_ sdp: String, streams: [JanusSubscribedStream]) async {
+        var routes: [String: String] = [:]
+        for stream in streams where stream.active {
+            guard let feed = stream.feedID else { continue }
+            routes[stream.mid] = name(of: feed, display: stream.feedDisplay)
+        }
+        do {
+            let answer: String
+            if let current = session, !needsNewSession {
+                answer = try await current.renegotiate(offer: sdp)
+            } else {
+                if let old = session { closedSessions.append(await old.close()) }
+                sessionCount += 1
+                let opened = try await PeerSession.open(
+                    id: "janus-\(sessionCount)", participant: nil, offer: sdp, group: group,
+                    bindHost: hosts.count == 1 ? hosts[0] : "0.0.0.0", ports: options.udpPorts, hostAddresses: hosts,
+                    certificate: certificate, options: options.peer, captureFolder: captureFolder,
+                    captureSuffix: sessionCount == 1 ? "" : ".\(sessionCount)", onFailure: { _ in })
+                session = opened
+                needsNewSession = false
+                answer = opened.answer
+            }
+            session?.route(routes)
+            try await client.answer(sdp: answer)
+            await client.trickle(candidate: nil, mid: nil)
+            log("answered Janus's offer: \(Set(routes.values).sorted().joined(separator: ", "))")
+        } catch {
+            warnings.append("could not answer Janus's offer: \(error)")
+            log("warning: could not answer Janus's offer: \(error)")
+        }
+    }
+
+    /// The file name of a publisher: its display name (made unique with its id when two share one).
+    private func name(of feed: JanusFeedID, display: String?) -> String {
+        if let known = publishers[feed] { return known.name }
+        var name = display.map { safeFileName($0) } ?? "feed-\(feed)"
+        if publishers.values.contains(where: { $0.name == name }) { name += "-\(feed)" }
+        publishers[feed] = Publisher(name: name, display: display, joinedMicros: LiveClock.wallMicros())
+        return name
+    }
+
+    private func updatePublishers(_ list: [JanusPublisher]) {
+        let now = LiveClock.wallMicros()
+        let present = Set(list.map(\.id))
+        for publisher in list {
+            _ = name(of: publisher.id, display: publisher.display)
+            publishers[publisher.id]?.leftMicros = nil
+        }
+        for (id, entry) in publishers where !present.contains(id) && entry.leftMicros == nil {
+            publishers[id]?.leftMicros = now
+        }
+        emptySinceMicros = list.isEmpty ? (emptySinceMicros ?? LiveClock.monotonicMicros()) : nil
+    }
+
+    /// Closes the connection; returns every connection's summary, the participants and warnings.
+    func finish() async -> ([PeerSessionSummary], [RecordedParticipant], [String]) {
+        if let session { closedSessions.append(await session.close()) }
+        session = nil
+        var packets: [String: Int] = [:]
+        for capture in closedSessions.flatMap(\.captures) { packets[capture.participant, default: 0] += capture.packets }
+        let end = LiveClock.wallMicros()
+        let participants = publishers.sorted { $0.value.joinedMicros < $1.value.joinedMicros }.map { id, p in
+            RecordedParticipant(name: p.name, display: p.display, janusID: id.description, joinedAt: Recording.iso8601(micros: p.joinedMicros),
+                                leftAt: Recording.iso8601(micros: p.leftMicros ?? end), packets: packets[p.name] ?? 0)
+        }
+        return (closedSessions, participants, warnings)
+    }
+}

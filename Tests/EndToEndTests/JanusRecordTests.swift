@@ -1,0 +1,116 @@
+import Foundation
+import Media
+import Testing
+import VideoCompose
+
+/// Debian's Janus (videoroom, `record = true`) with aiortc publishers speaking the Janus API, and
+/// `flowrec record --janus` as a silent subscriber: decode what flowrec wrote (tones, colours,
+/// join and leave, durations) and compare each participant with `janus-pp-rec` of Janus's own
+/// `.mjr` recording of the same session.
+///
+/// Everything runs inside a private network namespace the test makes (`unshare --net`), with a
+/// veth pair 10.99.0.1 (Janus, flowrec) / 10.99.0.2 (publishers) and loopback up.
+@Suite(.serialized) struct JanusRecordTests {
+    static let ready = WHIPRecordTests.ready && Tool.exists("janus") && Tool.exists("janus-pp-rec")
+
+    struct Publisher {
+        var display: String
+        var tone: Int
+        var colour: (r: Int, g: Int, b: Int)
+        var seconds: Int
+        var delay: Double = 0
+    }
+
+    /// Janus, the recorder and the publishers in a fresh namespace; returns the output folder and a log.
+    private func record(_ publishers: [Publisher], name: String = #function) throws -> (dir: String, log: String) {
+        let dir = try Tool.temporaryFolder(name)
+        let python = WHIPRecordTests.python, tools = WHIPRecordTests.liveTools
+        var script = """
+        set -u
+        ip link set lo up
+        ip link add v0 type veth peer name v1
+        ip addr add 10.99.0.1/24 dev v0 && ip addr add 10.99.0.2/24 dev v1
+        ip link set v0 up && ip link set v1 up
+        # Janus sends out of v0 to v1; without accept_local, v1 drops packets whose source is local.
+        sysctl -qw net.ipv4.conf.all.accept_local=1 net.ipv4.conf.v0.accept_local=1 net.ipv4.conf.v1.accept_local=1
+        '\(python)' '\(tools)/janus_env.py' start --dir '\(dir)/janus' --ip 10.99.0.1 --room 1234 --record-dir '\(dir)/mjr' > '\(dir)/janus.out' 2>&1 || { cat '\(dir)/janus.out'; exit 1; }
+        timeout 90 '\(Tool.flowrec)' record --janus ws://10.99.0.1:8188 --room 1234 --out '\(dir)' --name room --tracks \
+          --ice-host 10.99.0.1 --udp-ports 30000-30009 --stop-when-empty 4s --duration 60s > '\(dir)/record.out' 2> '\(dir)/record.err' &
+        rec=$!
+        sleep 1
+        pids=""
+
+        """
+        for (i, p) in publishers.enumerated() {
+            script += "timeout 60 '\(python)' '\(tools)/janus_publish.py' http://10.99.0.1:8088/janus --room 1234 --display \(p.display) "
+                + "--seconds \(p.seconds) --tone \(p.tone) --colour \(p.colour.r),\(p.colour.g),\(p.colour.b) --start-delay \(p.delay) "
+                + "--ice-host 10.99.0.2 > '\(dir)/publisher\(i).json' 2> '\(dir)/publisher\(i).err' &\npids=\"$pids $!\"\n"
+        }
+        script += """
+        status=0
+        for p in $pids; do wait $p || status=$?; done
+        wait $rec || status=$?
+        '\(python)' '\(tools)/janus_env.py' stop --dir '\(dir)/janus' > /dev/null 2>&1
+        echo "exit $status"
+        """
+        let scriptPath = dir + "/run.sh"
+        try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
+        let result = try Tool.run("/usr/bin/unshare", ["--net", "/bin/bash", scriptPath])
+        let log = result.stdout + result.stderr + ((try? String(contentsOfFile: dir + "/record.err", encoding: .utf8)) ?? "")
+            + publishers.indices.map { (try? String(contentsOfFile: dir + "/publisher\($0).err", encoding: .utf8)) ?? "" }.joined()
+        return (dir, log)
+    }
+
+    private func tonePower(_ samples: [Int16], _ hz: Int, from: Double, to: Double) -> Double {
+        let lo = min(samples.count, Int(from * 48_000)), hi = min(samples.count, Int(to * 48_000))
+        return goertzelPower(Array(samples[lo..<hi]), frequency: Double(hz), sampleRate: 48_000)
+    }
+
+    @Test(.enabled(if: ready), .timeLimit(.minutes(4)))
+    func threePublishersJoinAndLeaveAndMatchJanusOwnRecording() throws {
+        let alice = Publisher(display: "alice", tone: 440, colour: (255, 0, 0), seconds: 10)
+        let bob = Publisher(display: "bob", tone: 660, colour: (0, 0, 255), seconds: 5)
+        let carol = Publisher(display: "carol", tone: 880, colour: (0, 160, 0), seconds: 6, delay: 2)
+        let (dir, log) = try record([alice, bob, carol])
+        let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/room.json"))
+        let manifest = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(log)")
+        #expect(manifest["source"] as? String == "janus" && manifest["stopReason"] as? String == "empty", "\(manifest)")
+        let participants = try #require(manifest["participants"] as? [[String: Any]])
+        let names = participants.compactMap { $0["name"] as? String }
+        #expect(Set(names) == ["alice", "bob", "carol"], "\(names)\n\(log)")
+        let connections = try #require(manifest["connections"] as? [[String: Any]])
+        #expect(connections.count == 1 && connections.first?["connected"] as? Bool == true, "\(connections)")
+
+        for (publisher, others) in [(alice, [bob, carol]), (bob, [alice, carol]), (carol, [alice, bob])] {
+            let path = dir + "/room.\(publisher.display).webm"
+            let probe = try Probe(path)
+            #expect(probe.video?.codec == "vp8" && probe.audio?.codec == "opus", "\(publisher.display): \(probe.streams.map(\.codec))")
+            #expect(abs(probe.duration - Double(publisher.seconds)) < 1.0, "\(publisher.display) lasts \(probe.duration) s")
+            #expect(try Decode.errors(path).isEmpty)
+            let samples = try Decode.audio(path)
+            let own = tonePower(samples, publisher.tone, from: 1, to: 3)
+            #expect(own > 1e-3 && others.allSatisfy { tonePower(samples, $0.tone, from: 1, to: 3) < own / 1000 }, "\(publisher.display): \(own)")
+
+            // Janus's own recording of the same publisher, through janus-pp-rec.
+            let id = try #require(participants.first { $0["name"] as? String == publisher.display }?["janusID"] as? String)
+            let mjr = try #require(try FileManager.default.contentsOfDirectory(atPath: dir + "/mjr")
+                .first { $0.contains("-user-\(id)-") && $0.contains("video") && $0.hasSuffix(".mjr") }, "no Janus video recording of \(id)")
+            let reference = dir + "/janus-\(publisher.display).webm"
+            let converted = try Tool.run("janus-pp-rec", [dir + "/mjr/" + mjr, reference])
+            try #require(converted.status == 0, "janus-pp-rec: \(converted.stderr)")
+            let janus = try Probe(reference)
+            let ours = try #require(probe.video?.frames), theirs = try #require(janus.video?.frames)
+            #expect(abs(probe.duration - janus.duration) < 0.5, "\(publisher.display): flowrec \(probe.duration) s, Janus \(janus.duration) s")
+            #expect(abs(Double(ours - theirs)) <= 0.03 * Double(theirs), "\(publisher.display): flowrec \(ours) frames, Janus \(theirs)")
+        }
+
+        // The composite: all three tones while all three publish (about 3.5–4.5 s in), two after bob left (about 6–8 s).
+        let composite = dir + "/room.webm"
+        #expect(try Decode.errors(composite).isEmpty)
+        let mix = try Decode.audio(composite)
+        let all = [alice, bob, carol].map { tonePower(mix, $0.tone, from: 3.5, to: 4.5) }
+        #expect(all.allSatisfy { $0 > 1e-5 }, "tones while all three publish: \(all)")
+        let late = [alice, bob, carol].map { tonePower(mix, $0.tone, from: 6.5, to: 7.8) }
+        #expect(late[0] > 1e-5 && late[1] < 1e-7 && late[2] > 1e-5, "after bob left: \(late)")
+    }
+}
