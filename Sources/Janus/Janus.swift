@@ -1,1 +1,0 @@
-/// Module `Janus`: a client of the Janus WebRTC server videoroom plugin (the FreeFlow Connect backend).
