@@ -10,7 +10,8 @@ public enum JanusError: Error, Sendable, Equatable, CustomStringConvertible {
     case refused(code: Int, reason: String)
     /// Videoroom 426: the room does not exist.
     case roomNotFound(room: JanusRoomID, reason: String)
-    /// Videoroom 433 (wrong pin, token not allowed) or core 403 (wrong apisecret / token).
+    /// Videoroom 433 (wrong pin, token not allowed), 429 for a missing pin, or core 403 (wrong
+    /// apisecret / token).
     case unauthorized(code: Int, reason: String)
     /// Janus did not finish start-up in time.
     case timedOut(String)
@@ -42,6 +43,7 @@ public enum JanusError: Error, Sendable, Equatable, CustomStringConvertible {
         switch code {
         case JanusErrorCode.noSuchRoom: .roomNotFound(room: room, reason: reason)
         case JanusErrorCode.roomUnauthorized, JanusErrorCode.unauthorized: .unauthorized(code: code, reason: reason)
+        case JanusErrorCode.missingElement where reason.contains("pin"): .unauthorized(code: code, reason: reason)
         case 0: .timedOut(reason)
         default: .refused(code: code, reason: reason)
         }

@@ -125,6 +125,13 @@ actor JanusHTTPLink {
                 return close(reason: "long poll of session \(session) failed: \(error)")
             }
             guard !closed else { return }
+            if reply.status == 404 {
+                // Janus answers a poll on a session it no longer has with 404: stop polling it; the
+                // follower learns it from its next request (error 458) and starts over.
+                deadSessions.insert(session)
+                if let answer = try? JanusJSON.parse(reply.text), answer["janus"] != nil { sink.yield(.text(reply.text)) }
+                continue
+            }
             guard let answer = try? JanusJSON.parse(reply.text) else {
                 return close(reason: "long poll gave HTTP \(reply.status) without JSON")
             }

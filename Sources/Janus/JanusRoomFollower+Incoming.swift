@@ -211,4 +211,6 @@ public enum JanusErrorCode {
     public static let roomUnauthorized = 433
     /// Videoroom 428: no such feed.
     public static let noSuchFeed = 428
+    /// Videoroom 429: a mandatory element is missing (e.g. the pin of a pin room).
+    public static let missingElement = 429
 }

@@ -85,6 +85,8 @@ actor FakeJanusBrain {
         case ("join", "publisher"):
             if !roomExists {
                 data = ["videoroom": .string("event"), "error_code": .int(426), "error": .string("No such room (1234)")]
+            } else if pin != nil, body["pin"] == nil {
+                data = ["videoroom": .string("event"), "error_code": .int(429), "error": .string("Missing mandatory element (pin)")]
             } else if let pin, body["pin"]?.string != pin {
                 data = ["videoroom": .string("event"), "error_code": .int(433), "error": .string("Unauthorized (wrong pin)")]
             } else {

@@ -67,6 +67,9 @@ import Testing
         await #expect(throws: JanusError.unauthorized(code: 433, reason: "Unauthorized (wrong pin)")) {
             try await JanusClient(options: JanusClientOptions(url: url, room: .number(1234), pin: "2222")).start()
         }
+        await #expect(throws: JanusError.unauthorized(code: 429, reason: "Missing mandatory element (pin)")) {
+            try await JanusClient(options: JanusClientOptions(url: url, room: .number(1234))).start()
+        }
         let pinned = JanusClient(options: JanusClientOptions(url: url, room: .number(1234), pin: "1111"))
         try await pinned.start()
         await pinned.stop()

@@ -69,4 +69,27 @@ import Testing
             #expect(error.description.contains("HTTP 404"))
         }
     }
+
+    @Test func aSessionJanusForgotIsNoLongerPolled() async throws {
+        let brain = FakeJanusBrain()
+        let server = try await TestHTTPServer.start(brain: brain, pollSeconds: 0.2)
+        defer { Task { await server.stop() } }
+        let transport = try await JanusHTTPTransport.connect(
+            to: JanusEndpoint(url: "http://127.0.0.1:\(server.port)/janus"), group: MultiThreadedEventLoopGroup.singleton)
+        var inputs = transport.inputs.makeAsyncIterator()
+        transport.send("{\"janus\":\"create\",\"transaction\":\"t1\"}")
+        _ = await inputs.next()
+        await brain.forgetSessions()
+        guard case .text(let gone) = await inputs.next() else { Issue.record("no error"); return }
+        #expect(try JanusJSON.parse(gone)["error"]?["code"] == .int(458))
+        try await Task.sleep(for: .milliseconds(300))
+        let polls = await server.log.lines.filter { $0.hasPrefix("GET /janus/1001") }.count
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(await server.log.lines.filter { $0.hasPrefix("GET /janus/1001") }.count == polls)
+        // The transport stays open for the next session.
+        transport.send("{\"janus\":\"create\",\"transaction\":\"t2\"}")
+        guard case .text(let created) = await inputs.next() else { Issue.record("closed"); return }
+        #expect(try JanusJSON.parse(created)["data"]?["id"] == .int(1002))
+        await transport.close()
+    }
 }

@@ -90,6 +90,7 @@ final class TestJanusHTTPHandler: ChannelInboundHandler {
                 if let events = await brain.poll(session: session, max: maxev, timeout: pollSeconds) {
                     text = events.isEmpty ? #"{"janus":"keepalive"}"# : "[" + events.joined(separator: ",") + "]"
                 } else {
+                    status = .notFound // as Janus 1.1.2 answers a poll on a dead session
                     text = "{\"janus\":\"error\",\"session_id\":\(session),\"error\":{\"code\":458,\"reason\":\"No such session \(session)\"}}"
                 }
             } else {
