@@ -142,9 +142,13 @@ actor JanusRoomRecorder {
             session?.addRemoteCandidates([candidate])
         case .publishers(let list):
             updatePublishers(list)
-        case .sessionReset, .hangup:
+        case .sessionReset:
             needsNewSession = true
-            if case .hangup(let reason) = event { warnings.append("Janus hung up the subscription: \(reason)") }
+            warnings.append("the Janus session was lost (server restarted?) and set up again; what came before is kept")
+            log("warning: the Janus session was lost and set up again")
+        case .hangup(let reason):
+            needsNewSession = true
+            warnings.append("Janus hung up the subscription: \(reason)")
         case .roomDestroyed, .kicked:
             ended = .roomClosed
         case .connectionLost(let reason):

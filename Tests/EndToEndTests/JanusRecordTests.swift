@@ -22,7 +22,8 @@ import VideoCompose
     }
 
     /// Janus, the recorder and the publishers in a fresh namespace; returns the output folder and a log.
-    private func record(_ publishers: [Publisher], name: String = #function) throws -> (dir: String, log: String) {
+    private func record(_ publishers: [Publisher], recorderArgs: [String] = [], then: (String) -> String = { _ in "" },
+                        name: String = #function) throws -> (dir: String, log: String) {
         let dir = try Tool.temporaryFolder(name)
         let python = WHIPRecordTests.python, tools = WHIPRecordTests.liveTools
         var script = """
@@ -35,18 +36,16 @@ import VideoCompose
         sysctl -qw net.ipv4.conf.all.accept_local=1 net.ipv4.conf.v0.accept_local=1 net.ipv4.conf.v1.accept_local=1
         '\(python)' '\(tools)/janus_env.py' start --dir '\(dir)/janus' --ip 10.99.0.1 --room 1234 --record-dir '\(dir)/mjr' > '\(dir)/janus.out' 2>&1 || { cat '\(dir)/janus.out'; exit 1; }
         timeout 90 '\(Tool.flowrec)' record --janus ws://10.99.0.1:8188 --room 1234 --out '\(dir)' --name room --tracks \
-          --ice-host 10.99.0.1 --udp-ports 30000-30009 --stop-when-empty 4s --duration 60s > '\(dir)/record.out' 2> '\(dir)/record.err' &
+          --ice-host 10.99.0.1 --udp-ports 30000-30009 --duration 60s \(recorderArgs.isEmpty ? "--stop-when-empty 4s" : recorderArgs.joined(separator: " ")) > '\(dir)/record.out' 2> '\(dir)/record.err' &
         rec=$!
         sleep 1
         pids=""
 
         """
         for (i, p) in publishers.enumerated() {
-            script += "timeout 60 '\(python)' '\(tools)/janus_publish.py' http://10.99.0.1:8088/janus --room 1234 --display \(p.display) "
-                + "--seconds \(p.seconds) --tone \(p.tone) --colour \(p.colour.r),\(p.colour.g),\(p.colour.b) --start-delay \(p.delay) "
-                + "--ice-host 10.99.0.2 > '\(dir)/publisher\(i).json' 2> '\(dir)/publisher\(i).err' &\npids=\"$pids $!\"\n"
+            script += Self.publish(p, index: i, dir: dir)
         }
-        script += """
+        script += then(dir) + """
         status=0
         for p in $pids; do wait $p || status=$?; done
         wait $rec || status=$?
@@ -59,6 +58,13 @@ import VideoCompose
         let log = result.stdout + result.stderr + ((try? String(contentsOfFile: dir + "/record.err", encoding: .utf8)) ?? "")
             + publishers.indices.map { (try? String(contentsOfFile: dir + "/publisher\($0).err", encoding: .utf8)) ?? "" }.joined()
         return (dir, log)
+    }
+
+    /// The shell line that starts publisher `p` in the background.
+    static func publish(_ p: Publisher, index i: Int, dir: String) -> String {
+        "timeout 60 '\(WHIPRecordTests.python)' '\(WHIPRecordTests.liveTools)/janus_publish.py' http://10.99.0.1:8088/janus --room 1234 "
+            + "--display \(p.display) --seconds \(p.seconds) --tone \(p.tone) --colour \(p.colour.r),\(p.colour.g),\(p.colour.b) "
+            + "--start-delay \(p.delay) --ice-host 10.99.0.2 > '\(dir)/publisher\(i).json' 2> '\(dir)/publisher\(i).err' &\npids=\"$pids $!\"\n"
     }
 
     private func tonePower(_ samples: [Int16], _ hz: Int, from: Double, to: Double) -> Double {
@@ -112,5 +118,37 @@ import VideoCompose
         #expect(all.allSatisfy { $0 > 1e-5 }, "tones while all three publish: \(all)")
         let late = [alice, bob, carol].map { tonePower(mix, $0.tone, from: 6.5, to: 7.8) }
         #expect(late[0] > 1e-5 && late[1] < 1e-7 && late[2] > 1e-5, "after bob left: \(late)")
+    }
+
+    @Test(.enabled(if: ready), .timeLimit(.minutes(4)))
+    func aJanusRestartIsReportedAndWithReconnectTheRecordingGoesOn() throws {
+        let alice = Publisher(display: "alice", tone: 440, colour: (255, 0, 0), seconds: 30)
+        let bob = Publisher(display: "bob", tone: 660, colour: (0, 0, 255), seconds: 4)
+        let env = "'\(WHIPRecordTests.python)' '\(WHIPRecordTests.liveTools)/janus_env.py'"
+        // Janus dies 5 s in (alice's publisher with it) and comes back; bob publishes to the new one.
+        let (dir, log) = try record([alice], recorderArgs: ["--reconnect", "--stop-when-empty", "8s"]) { dir in """
+            sleep 5
+            kill -9 $(cat '\(dir)/janus/janus.pid') 2>/dev/null; sleep 1
+            \(env) start --dir '\(dir)/janus' --ip 10.99.0.1 --room 1234 --record-dir '\(dir)/mjr2' > '\(dir)/janus2.out' 2>&1
+            \(Self.publish(bob, index: 1, dir: dir))
+            """ }
+        let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/room.json"))
+        let manifest = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(log)")
+        let warnings = manifest["warnings"] as? [String] ?? []
+        #expect(warnings.contains { $0.contains("session was lost") }, "\(warnings)\n\(log)")
+        let connections = manifest["connections"] as? [[String: Any]] ?? []
+        #expect(connections.count == 2, "one connection before the restart, one after: \(connections.count)")
+        let names = Set((manifest["participants"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String })
+        #expect(names == ["alice", "bob"], "\(names)")
+        // What came before the restart is kept, and the same composite goes on after it.
+        let alicePart = try Probe(dir + "/room.alice.webm")
+        #expect(alicePart.duration > 3.5 && alicePart.duration < 6.5, "alice until Janus died: \(alicePart.duration) s")
+        let bobPart = try Probe(dir + "/room.bob.webm")
+        #expect(abs(bobPart.duration - 4) < 1.0, "bob after the restart: \(bobPart.duration) s")
+        let composite = dir + "/room.webm"
+        let mix = try Decode.audio(composite)
+        let length = Double(mix.count) / 48_000
+        #expect(tonePower(mix, 440, from: 1, to: 3) > 1e-5 && tonePower(mix, 660, from: length - 3, to: length - 1) > 1e-5,
+                "alice early, bob late in one composite of \(length) s")
     }
 }
