@@ -41,7 +41,9 @@ let package = Package(
         .target(name: "SDP"),
         /// IP addresses as text and bytes (dotted IPv4, RFC 5952 IPv6), shared by captures and STUN.
         .target(name: "IPAddress"),
-        .target(name: "Capture", dependencies: ["IPAddress"], swiftSettings: hotPathSettings),
+        .target(name: "Capture", dependencies: ["IPAddress", "JSONText"], swiftSettings: hotPathSettings),
+        /// JSON values, a bounded parser and a writer, for Janus messages and `.mjr` info headers.
+        .target(name: "JSONText"),
         /// STUN messages (RFC 8489) and the ICE agent (RFC 8445), sans-IO.
         .target(name: "ICE", dependencies: ["IPAddress", "COpenSSL"]),
         /// DTLS 1.2 over memory BIOs (OpenSSL) and SRTP sessions (libsrtp2), sans-IO.
@@ -66,6 +68,7 @@ let package = Package(
         /// The Janus videoroom client (WebSocket and HTTP long-poll transports): a silent participant
         /// that follows the room's publishers and subscribes to all of them.
         .target(name: "Janus", dependencies: [
+            "JSONText",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOWebSocket", package: "swift-nio"),
         ]),
@@ -103,7 +106,7 @@ let package = Package(
         .testTarget(name: "ICETests", dependencies: ["ICE", "SeededRandom"]),
         .testTarget(name: "PeerTests", dependencies: ["Peer", "RTP", "ICE", "DTLS", "SRTP", "SDP", "Media", "SeededRandom"]),
         .testTarget(name: "WHIPTests", dependencies: ["WHIP"]),
-        .testTarget(name: "JanusTests", dependencies: ["Janus"]),
+        .testTarget(name: "JanusTests", dependencies: ["Janus", "JSONText", "SeededRandom"]),
         .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP", "RTP"]),
         .testTarget(name: "AudioMixTests", dependencies: ["AudioMix", "Media"]),
         .testTarget(name: "VideoComposeTests", dependencies: ["VideoCompose", "Media"]),

@@ -1,3 +1,4 @@
+import JSONText
 /// The info header of a Janus `.mjr` recording.
 ///
 /// An 8-byte file holding only the `MJR00002` magic (Janus creates these for tracks that never
@@ -141,15 +142,14 @@ public final class MJRReader: PacketReader {
         let raw = String(decoding: jsonBytes.prefix(while: { $0 != 0 }), as: UTF8.self)
         let json: JSONValue
         do {
-            json = try MiniJSON.parse(jsonBytes)
+            json = try JSONValue.parse(raw)
         } catch {
-            throw CaptureError(path: path, offset: 10 + Int64(error.position),
-                               reason: "bad JSON info header: \(error.message)")
+            throw CaptureError(path: path, offset: 10 + Int64(error.offset), reason: "bad JSON info header: \(error.reason)")
         }
         guard case .object = json else {
             throw CaptureError(path: path, offset: 10, reason: "bad JSON info header: not an object")
         }
-        guard let t = json["t"]?.stringValue else {
+        guard let t = json["t"]?.string else {
             throw CaptureError(path: path, offset: 10, reason: "JSON info header has no track type \"t\"")
         }
         let kind: MJRHeader.Kind
@@ -159,11 +159,11 @@ public final class MJRReader: PacketReader {
         case "d": kind = .data
         default: throw CaptureError(path: path, offset: 10, reason: "JSON info header has unknown track type \"\(t)\"")
         }
-        guard let c = json["c"]?.stringValue, !c.isEmpty else {
+        guard let c = json["c"]?.string, !c.isEmpty else {
             throw CaptureError(path: path, offset: 10, reason: "JSON info header has no codec \"c\"")
         }
-        let s = json["s"]?.intValue
-        let u = json["u"]?.intValue
+        let s = json["s"]?.int.map(Int64.init)
+        let u = json["u"]?.int.map(Int64.init)
         if timed {
             guard s != nil else { throw CaptureError(path: path, offset: 10, reason: "JSON info header has no created time \"s\"") }
             guard u != nil else { throw CaptureError(path: path, offset: 10, reason: "JSON info header has no first-frame time \"u\"") }
@@ -171,11 +171,11 @@ public final class MJRReader: PacketReader {
         var exts: [Int: String] = [:]
         if case let .object(members)? = json["x"] {
             for (k, v) in members {
-                if let id = Int(k), let uri = v.stringValue { exts[id] = uri }
+                if let id = Int(k), let uri = v.string { exts[id] = uri }
             }
         }
         return MJRHeader(kind: kind, codec: c.lowercased(), createdMicros: s ?? 0, firstPacketMicros: u ?? s ?? 0,
-                         extensions: exts, fmtp: json["f"]?.stringValue, isLegacy: !timed, rawJSON: raw)
+                         extensions: exts, fmtp: json["f"]?.string, isLegacy: !timed, rawJSON: raw)
     }
 
     public func next() throws(CaptureError) -> CapturedPacket? {
@@ -293,10 +293,10 @@ public final class MJRWriter {
         case .video: t = "v"
         case .data, .unknown: t = "d"
         }
-        var s = "{\"t\":\"\(t)\",\"c\":\(MiniJSON.quote(codec))"
-        if let f = fmtp { s += ",\"f\":\(MiniJSON.quote(f))" }
+        var s = "{\"t\":\"\(t)\",\"c\":\(JSONValue.quoted(codec))"
+        if let f = fmtp { s += ",\"f\":\(JSONValue.quoted(f))" }
         if !extensions.isEmpty {
-            let items = extensions.keys.sorted().map { "\"\($0)\":\(MiniJSON.quote(extensions[$0]!))" }
+            let items = extensions.keys.sorted().map { "\"\($0)\":\(JSONValue.quoted(extensions[$0]!))" }
             s += ",\"x\":{" + items.joined(separator: ",") + "}"
         }
         s += ",\"s\":\(createdMicros),\"u\":\(first)}"

@@ -1,3 +1,4 @@
+import JSONText
 import NIOCore
 import NIOHTTP1
 
@@ -33,7 +34,7 @@ public final class JanusHTTPTransport: JanusTransport {
         do {
             let reply = try await JanusHTTPRequest.perform(.GET, endpoint.path + "/info", endpoint: endpoint, group: group,
                                                            timeout: timeout)
-            let info = try? JanusJSON.parse(reply.text)
+            let info = try? JSONValue.parse(reply.text)
             guard reply.status == 200, info?["janus"]?.string == "server_info" else {
                 throw JanusTransportFailure("GET \(endpoint.path)/info gave HTTP \(reply.status), not Janus server info")
             }
@@ -78,7 +79,7 @@ actor JanusHTTPLink {
     func runSender(_ requests: AsyncStream<String>) async {
         for await text in requests {
             guard !closed else { return }
-            let request = try? JanusJSON.parse(text)
+            let request = try? JSONValue.parse(text)
             let sessionID = request?["session_id"]?.uint64
             let handleID = request?["handle_id"]?.uint64
             var path = endpoint.path
@@ -91,7 +92,7 @@ actor JanusHTTPLink {
                 let reply = try await JanusHTTPRequest.perform(.POST, path, body: text, endpoint: endpoint, group: group,
                                                                timeout: timeout)
                 guard !closed else { return }
-                guard let answer = try? JanusJSON.parse(reply.text) else {
+                guard let answer = try? JSONValue.parse(reply.text) else {
                     return close(reason: "POST \(path) gave HTTP \(reply.status) without JSON")
                 }
                 if request?["janus"]?.string == "create", let id = answer["data"]?["id"]?.uint64 { follow(id) }
@@ -129,10 +130,10 @@ actor JanusHTTPLink {
                 // Janus answers a poll on a session it no longer has with 404: stop polling it; the
                 // follower learns it from its next request (error 458) and starts over.
                 deadSessions.insert(session)
-                if let answer = try? JanusJSON.parse(reply.text), answer["janus"] != nil { sink.yield(.text(reply.text)) }
+                if let answer = try? JSONValue.parse(reply.text), answer["janus"] != nil { sink.yield(.text(reply.text)) }
                 continue
             }
-            guard let answer = try? JanusJSON.parse(reply.text) else {
+            guard let answer = try? JSONValue.parse(reply.text) else {
                 return close(reason: "long poll gave HTTP \(reply.status) without JSON")
             }
             for event in answer.array ?? [answer] {

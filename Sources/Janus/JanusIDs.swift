@@ -1,3 +1,5 @@
+import JSONText
+
 /// A videoroom room id: Janus rooms are numbers unless the plugin runs with `string_ids = true`.
 public enum JanusRoomID: Sendable, Hashable, CustomStringConvertible {
     case number(UInt64)
@@ -15,12 +17,12 @@ public enum JanusRoomID: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// From Janus JSON: a non-negative 64-bit integer or a string; nil otherwise.
-    public init?(json: JanusJSON) {
+    public init?(json: JSONValue) {
         if let value = json.uint64 { self = .number(value) } else if let text = json.string { self = .string(text) } else { return nil }
     }
 
     /// As Janus expects it in a request.
-    public var json: JanusJSON {
+    public var json: JSONValue {
         switch self {
         case .number(let value): .int(value)
         case .string(let text): .string(text)
@@ -49,12 +51,12 @@ public enum JanusFeedID: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// From Janus JSON: a non-negative 64-bit integer or a string; nil otherwise.
-    public init?(json: JanusJSON) {
+    public init?(json: JSONValue) {
         if let value = json.uint64 { self = .number(value) } else if let text = json.string { self = .string(text) } else { return nil }
     }
 
     /// As Janus expects it in a request.
-    public var json: JanusJSON {
+    public var json: JSONValue {
         switch self {
         case .number(let value): .int(value)
         case .string(let text): .string(text)

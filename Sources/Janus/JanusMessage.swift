@@ -1,3 +1,5 @@
+import JSONText
+
 /// One message from the Janus core API, decoded leniently: unknown members are ignored, ids may be
 /// numbers or digit strings.
 public struct JanusMessage: Sendable {
@@ -13,17 +15,17 @@ public struct JanusMessage: Sendable {
     /// `error`: its code and reason.
     public var error: (code: Int, reason: String)?
     /// `event`: the plugin's `plugindata.data` object.
-    public var pluginData: JanusJSON?
+    public var pluginData: JSONValue?
     /// `event`: a JSEP, when it has a string `type` and `sdp`.
     public var jsep: (type: String, sdp: String)?
     /// The whole message.
-    public var raw: JanusJSON
+    public var raw: JSONValue
 
     /// Decodes one JSON text; the error is a short reason for the diagnostics.
     public static func decode(_ text: String) -> Result<JanusMessage, JanusIgnoredReason> {
-        let value: JanusJSON
+        let value: JSONValue
         do {
-            value = try JanusJSON.parse(text)
+            value = try JSONValue.parse(text)
         } catch {
             return .failure(.init("not JSON (\(error.reason) at byte \(error.offset))"))
         }
@@ -31,7 +33,7 @@ public struct JanusMessage: Sendable {
     }
 
     /// Decodes one parsed message.
-    public static func decode(_ value: JanusJSON) -> Result<JanusMessage, JanusIgnoredReason> {
+    public static func decode(_ value: JSONValue) -> Result<JanusMessage, JanusIgnoredReason> {
         guard case .object = value else { return .failure(.init("not a JSON object but \(value.kindName)")) }
         guard let kind = value["janus"]?.string else { return .failure(.init("no string \"janus\" member")) }
         var message = JanusMessage(kind: kind, raw: value)
@@ -73,26 +75,26 @@ public struct JanusMessage: Sendable {
         return .success(message)
     }
 
-    init(kind: String, raw: JanusJSON) {
+    init(kind: String, raw: JSONValue) {
         self.kind = kind
         self.raw = raw
     }
 }
 
 /// A number or a digit string that fits in 64 bits.
-func lenientID(_ value: JanusJSON) -> UInt64? {
+func lenientID(_ value: JSONValue) -> UInt64? {
     if let number = value.uint64 { return number }
     if let text = value.string, !text.isEmpty, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) { return UInt64(text) }
     return nil
 }
 
 /// An integer number or an integer string.
-func lenientInt(_ value: JanusJSON) -> Int? {
+func lenientInt(_ value: JSONValue) -> Int? {
     value.int ?? value.string.flatMap { Int($0) }
 }
 
 /// A string, or a number's literal.
-func lenientString(_ value: JanusJSON) -> String? {
+func lenientString(_ value: JSONValue) -> String? {
     switch value {
     case .string(let text): text
     case .number(let literal): literal

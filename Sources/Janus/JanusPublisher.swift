@@ -1,3 +1,5 @@
+import JSONText
+
 /// A publisher in the room, as the videoroom announces it (`publishers` lists).
 public struct JanusPublisher: Sendable, Equatable {
     public var id: JanusFeedID
@@ -12,7 +14,7 @@ public struct JanusPublisher: Sendable, Equatable {
     }
 
     /// From one element of a `publishers` array; nil without a usable `id`.
-    init?(json: JanusJSON) {
+    init?(json: JSONValue) {
         guard let idValue = json["id"], let id = JanusFeedID(json: idValue) else { return nil }
         self.id = id
         display = json["display"]?.string
@@ -44,7 +46,7 @@ public struct JanusPublisherStream: Sendable, Equatable {
         self.disabled = disabled
     }
 
-    init?(json: JanusJSON) {
+    init?(json: JSONValue) {
         guard let type = json["type"]?.string, let mid = json["mid"].flatMap(lenientString) else { return nil }
         self.type = type
         self.mid = mid
@@ -81,7 +83,7 @@ public struct JanusSubscribedStream: Sendable, Equatable {
         self.mindex = mindex
     }
 
-    init?(json: JanusJSON) {
+    init?(json: JSONValue) {
         guard let mid = json["mid"].flatMap(lenientString), let type = json["type"]?.string else { return nil }
         self.mid = mid
         self.type = type

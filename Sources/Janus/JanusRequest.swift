@@ -1,3 +1,5 @@
+import JSONText
+
 /// One request to the Janus core API, as the follower sends it.
 public struct JanusRequest: Sendable, Equatable {
     /// The `janus` verb.
@@ -12,18 +14,18 @@ public struct JanusRequest: Sendable, Equatable {
     /// `attach`: the plugin package name.
     public var plugin: String?
     /// `message`: the plugin request.
-    public var body: JanusJSON?
+    public var body: JSONValue?
     /// `message`: an SDP (`{"type":"answer","sdp":...}`).
-    public var jsep: JanusJSON?
+    public var jsep: JSONValue?
     /// `trickle`: one candidate object, or `{"completed":true}`.
-    public var candidate: JanusJSON?
+    public var candidate: JSONValue?
     /// Janus's `apisecret`, when the server is configured with one.
     public var apiSecret: String?
     /// A stored or signed token (`token`), when the server requires one.
     public var token: String?
 
     public init(verb: Verb, transaction: String, sessionID: UInt64? = nil, handleID: UInt64? = nil,
-                plugin: String? = nil, body: JanusJSON? = nil, jsep: JanusJSON? = nil, candidate: JanusJSON? = nil,
+                plugin: String? = nil, body: JSONValue? = nil, jsep: JSONValue? = nil, candidate: JSONValue? = nil,
                 apiSecret: String? = nil, token: String? = nil) {
         self.verb = verb
         self.transaction = transaction
@@ -38,8 +40,8 @@ public struct JanusRequest: Sendable, Equatable {
     }
 
     /// The request as a JSON object.
-    public var json: JanusJSON {
-        var members: [String: JanusJSON] = ["janus": .string(verb.rawValue), "transaction": .string(transaction)]
+    public var json: JSONValue {
+        var members: [String: JSONValue] = ["janus": .string(verb.rawValue), "transaction": .string(transaction)]
         if let sessionID { members["session_id"] = .int(sessionID) }
         if let handleID { members["handle_id"] = .int(handleID) }
         if let plugin { members["plugin"] = .string(plugin) }

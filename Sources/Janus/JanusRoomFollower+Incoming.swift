@@ -1,3 +1,5 @@
+import JSONText
+
 extension JanusRoomFollower {
     /// Routes one decoded message.
     mutating func handle(_ message: JanusMessage, now: Double, out: inout [JanusRequest]) {
@@ -122,7 +124,7 @@ extension JanusRoomFollower {
     }
 
     /// The plugin's answer to one of our `message` requests.
-    mutating func pluginAnswer(_ kind: PendingKind, data: JanusJSON, jsep: (type: String, sdp: String)?,
+    mutating func pluginAnswer(_ kind: PendingKind, data: JSONValue, jsep: (type: String, sdp: String)?,
                                now: Double, out: inout [JanusRequest]) {
         let errorCode = data["error_code"].flatMap(lenientInt)
         let errorText = data["error"]?.string ?? "videoroom error"
@@ -183,7 +185,7 @@ extension JanusRoomFollower {
     }
 
     /// A candidate Janus trickled (or its end).
-    mutating func remoteTrickle(_ candidate: JanusJSON?) {
+    mutating func remoteTrickle(_ candidate: JSONValue?) {
         guard let candidate, case .object = candidate else { return ignore("trickle without a candidate object") }
         if candidate["completed"]?.bool == true {
             events.append(.endOfCandidates)

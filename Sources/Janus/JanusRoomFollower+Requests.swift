@@ -1,3 +1,5 @@
+import JSONText
+
 extension JanusRoomFollower {
     /// Which handle a request or event concerns.
     enum Role: Sendable, Equatable {
@@ -57,7 +59,7 @@ extension JanusRoomFollower {
 
     /// Builds a request with a fresh transaction, registers it as pending, stamps the session time.
     mutating func issue(_ verb: JanusRequest.Verb, handle: UInt64? = nil, kind: PendingKind, plugin: String? = nil,
-                        body: JanusJSON? = nil, jsep: JanusJSON? = nil, candidate: JanusJSON? = nil,
+                        body: JSONValue? = nil, jsep: JSONValue? = nil, candidate: JSONValue? = nil,
                         now: Double) -> JanusRequest {
         transactionCounter += 1
         let transaction = "\(config.transactionPrefix)-\(transactionCounter)"
@@ -78,7 +80,7 @@ extension JanusRoomFollower {
     }
 
     /// A plugin `message` on one of our handles.
-    mutating func message(_ body: [String: JanusJSON], handle: UInt64, kind: PendingKind, now: Double) -> JanusRequest {
+    mutating func message(_ body: [String: JSONValue], handle: UInt64, kind: PendingKind, now: Double) -> JanusRequest {
         issue(.message, handle: handle, kind: kind, body: .object(body), now: now)
     }
 
@@ -89,7 +91,7 @@ extension JanusRoomFollower {
 
     /// The watcher's `join` as a publisher that never publishes.
     mutating func joinWatcherRequest(handle: UInt64, now: Double) -> JanusRequest {
-        var body: [String: JanusJSON] = ["request": .string("join"), "ptype": .string("publisher"),
+        var body: [String: JSONValue] = ["request": .string("join"), "ptype": .string("publisher"),
                                          "room": config.room.json, "display": .string(config.displayName)]
         if let pin = config.pin { body["pin"] = .string(pin) }
         return message(body, handle: handle, kind: .joinWatcher, now: now)

@@ -1,3 +1,5 @@
+import JSONText
+
 extension JanusRoomFollower {
     /// A handle exists: the watcher joins; the subscriber waits for publishers.
     mutating func attached(_ role: Role, handle: UInt64, now: Double, out: inout [JanusRequest]) {
@@ -12,7 +14,7 @@ extension JanusRoomFollower {
     }
 
     /// `joined`: the watcher is in the room, with the current publishers.
-    mutating func watcherJoinedRoom(_ data: JanusJSON, now: Double, out: inout [JanusRequest]) {
+    mutating func watcherJoinedRoom(_ data: JSONValue, now: Double, out: inout [JanusRequest]) {
         guard let idValue = data["id"], let id = JanusFeedID(json: idValue) else {
             return fail(code: 0, reason: "joined without a participant id")
         }
@@ -30,7 +32,7 @@ extension JanusRoomFollower {
     }
 
     /// News on the watcher handle: publishers coming and going, the room's end.
-    mutating func roomEvent(_ data: JanusJSON, now: Double, out: inout [JanusRequest]) {
+    mutating func roomEvent(_ data: JSONValue, now: Double, out: inout [JanusRequest]) {
         switch data["videoroom"]?.string {
         case "destroyed":
             roomDestroyed()
@@ -62,7 +64,7 @@ extension JanusRoomFollower {
     }
 
     /// Adds or replaces publishers from a `publishers` array; true when something changed.
-    mutating func upsertPublishers(_ list: [JanusJSON]) -> Bool {
+    mutating func upsertPublishers(_ list: [JSONValue]) -> Bool {
         var changed = false
         for element in list {
             guard let publisher = JanusPublisher(json: element) else {
@@ -84,7 +86,7 @@ extension JanusRoomFollower {
     }
 
     /// Removes the publisher an `unpublished` / `leaving` / `kicked` names; true when it was known.
-    mutating func removePublisher(_ value: JanusJSON) -> Bool {
+    mutating func removePublisher(_ value: JSONValue) -> Bool {
         guard let id = JanusFeedID(json: value) else {
             ignore("publisher removal with a \(value.kindName) id")
             return false
@@ -95,7 +97,7 @@ extension JanusRoomFollower {
     }
 
     /// After a claim: `listparticipants` tells who publishes now (without their streams).
-    mutating func participantsListed(_ data: JanusJSON, now: Double, out: inout [JanusRequest]) {
+    mutating func participantsListed(_ data: JSONValue, now: Double, out: inout [JanusRequest]) {
         guard let list = data["participants"]?.array else { return ignore("participants without a list") }
         var current: [JanusPublisher] = []
         for element in list where element["publisher"]?.bool == true {

@@ -1,3 +1,5 @@
+import JSONText
+
 extension JanusRoomFollower {
     /// The multistream subscription on the subscriber handle.
     struct Subscription: Sendable {
@@ -41,7 +43,7 @@ extension JanusRoomFollower {
                 // Janus drops the m-lines of a feed that left by itself; ask only for live ones.
                 let live = gone.filter { feed in subscription.streams.contains { $0.active && $0.feedID == feed } }
                 if !live.isEmpty {
-                    let streams = live.map { JanusJSON.object(["feed": $0.json]) }
+                    let streams = live.map { JSONValue.object(["feed": $0.json]) }
                     let request = message(["request": .string("unsubscribe"), "streams": .array(streams)],
                                           handle: handle, kind: .unsubscribe(live), now: now)
                     subscription.requestTransaction = request.transaction
@@ -50,7 +52,7 @@ extension JanusRoomFollower {
                 }
             }
         }
-        var additions: [(feed: JanusFeedID, streams: [JanusJSON])] = []
+        var additions: [(feed: JanusFeedID, streams: [JSONValue])] = []
         for publisher in publishers {
             guard let mids = desired[publisher.id] else { continue }
             if let known = subscription.requested[publisher.id] {
@@ -68,13 +70,13 @@ extension JanusRoomFollower {
         guard !additions.isEmpty else { return }
         let feeds = additions.map(\.feed)
         for feed in feeds { subscription.requested[feed, default: []].formUnion(desired[feed] ?? []) }
-        let streams = JanusJSON.array(additions.flatMap(\.streams))
+        let streams = JSONValue.array(additions.flatMap(\.streams))
         let request: JanusRequest
         if subscription.joined {
             request = message(["request": .string("subscribe"), "streams": streams], handle: handle,
                               kind: .subscribe(feeds), now: now)
         } else {
-            var body: [String: JanusJSON] = ["request": .string("join"), "ptype": .string("subscriber"),
+            var body: [String: JSONValue] = ["request": .string("join"), "ptype": .string("subscriber"),
                                              "room": config.room.json, "streams": streams]
             if let privateID { body["private_id"] = .int(privateID) }
             if let pin = config.pin { body["pin"] = .string(pin) }
@@ -85,7 +87,7 @@ extension JanusRoomFollower {
     }
 
     /// The event answering our join / subscribe / unsubscribe.
-    mutating func subscriptionAnswer(_ kind: PendingKind, data: JanusJSON, jsep: (type: String, sdp: String)?,
+    mutating func subscriptionAnswer(_ kind: PendingKind, data: JSONValue, jsep: (type: String, sdp: String)?,
                                      errorCode: Int?, errorText: String, now: Double, out: inout [JanusRequest]) {
         subscription.requestTransaction = nil
         if let errorCode {
@@ -132,7 +134,7 @@ extension JanusRoomFollower {
     }
 
     /// News on the subscriber handle that answers none of our requests.
-    mutating func subscriberEvent(_ data: JanusJSON, jsep: (type: String, sdp: String)?, now: Double,
+    mutating func subscriberEvent(_ data: JSONValue, jsep: (type: String, sdp: String)?, now: Double,
                                   out: inout [JanusRequest]) {
         switch data["videoroom"]?.string {
         case "attached", "updated":
@@ -155,7 +157,7 @@ extension JanusRoomFollower {
         }
     }
 
-    mutating func applyStreams(_ data: JanusJSON) {
+    mutating func applyStreams(_ data: JSONValue) {
         guard let list = data["streams"]?.array else { return }
         subscription.streams = list.compactMap(JanusSubscribedStream.init(json:))
     }

@@ -1,3 +1,5 @@
+import JSONText
+
 /// The sans-IO core of the Janus client: follows one videoroom as a silent participant.
 ///
 /// It creates a session, attaches two `janus.plugin.videoroom` handles, joins the room on the
@@ -129,9 +131,9 @@ public struct JanusRoomFollower: Sendable {
         guard let handle = subscriberHandle, phase == .following || phase == .disconnected || phase == .claiming else {
             return []
         }
-        let value: JanusJSON
+        let value: JSONValue
         if let candidate {
-            var members: [String: JanusJSON] = ["candidate": .string(candidate)]
+            var members: [String: JSONValue] = ["candidate": .string(candidate)]
             if let mid { members["sdpMid"] = .string(mid) }
             if let sdpMLineIndex { members["sdpMLineIndex"] = .int(sdpMLineIndex) }
             if mid == nil && sdpMLineIndex == nil { members["sdpMLineIndex"] = .int(0) }

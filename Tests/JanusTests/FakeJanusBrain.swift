@@ -1,3 +1,4 @@
+import JSONText
 @testable import Janus
 
 /// A scripted Janus for the transport and client tests: answers the requests the follower sends
@@ -11,7 +12,7 @@ actor FakeJanusBrain {
     var pin: String?
     var publishers: [(id: UInt64, display: String)] = [(7, "alice")]
     /// Every request received, parsed.
-    var received: [JanusJSON] = []
+    var received: [JSONValue] = []
     /// Events waiting for a long poll, per session.
     var queued: [UInt64: [String]] = [:]
     var waiters: [UInt64: [CheckedContinuation<Void, Never>]] = [:]
@@ -27,29 +28,29 @@ actor FakeJanusBrain {
         handles = [:]
     }
 
-    func requests(_ verb: String) -> [JanusJSON] {
+    func requests(_ verb: String) -> [JSONValue] {
         received.filter { $0["janus"]?.string == verb }
     }
 
     /// The synchronous reply (success / error / ack) and the events the request causes.
     func handle(_ text: String) -> (reply: String, events: [String], session: UInt64?) {
-        guard let request = try? JanusJSON.parse(text), let verb = request["janus"]?.string else {
+        guard let request = try? JSONValue.parse(text), let verb = request["janus"]?.string else {
             return (#"{"janus":"error","error":{"code":454,"reason":"JSON error"}}"#, [], nil)
         }
         received.append(request)
         let transaction = request["transaction"]?.string ?? ""
         let session = request["session_id"]?.uint64
         func success(_ id: UInt64? = nil) -> String {
-            var members: [String: JanusJSON] = ["janus": .string("success"), "transaction": .string(transaction)]
+            var members: [String: JSONValue] = ["janus": .string("success"), "transaction": .string(transaction)]
             if let session { members["session_id"] = .int(session) }
             if let id { members["data"] = .object(["id": .int(id)]) }
-            return JanusJSON.object(members).text
+            return JSONValue.object(members).text
         }
         func error(_ code: Int, _ reason: String) -> String {
-            JanusJSON.object(["janus": .string("error"), "transaction": .string(transaction),
+            JSONValue.object(["janus": .string("error"), "transaction": .string(transaction),
                               "error": .object(["code": .int(code), "reason": .string(reason)])]).text
         }
-        let ack = JanusJSON.object(["janus": .string("ack"), "transaction": .string(transaction),
+        let ack = JSONValue.object(["janus": .string("ack"), "transaction": .string(transaction),
                                     "session_id": .int(session ?? 0)]).text
         if verb == "create" {
             nextID += 1
@@ -78,9 +79,9 @@ actor FakeJanusBrain {
         }
     }
 
-    func pluginEvent(_ body: JanusJSON, transaction: String, session: UInt64, handle: UInt64) -> String {
-        var data: [String: JanusJSON] = ["videoroom": .string("event"), "room": .int(1234)]
-        var jsep: JanusJSON?
+    func pluginEvent(_ body: JSONValue, transaction: String, session: UInt64, handle: UInt64) -> String {
+        var data: [String: JSONValue] = ["videoroom": .string("event"), "room": .int(1234)]
+        var jsep: JSONValue?
         switch (body["request"]?.string, body["ptype"]?.string) {
         case ("join", "publisher"):
             if !roomExists {
@@ -111,13 +112,13 @@ actor FakeJanusBrain {
             data["error_code"] = .int(499)
             data["error"] = .string("unexpected request")
         }
-        var event: [String: JanusJSON] = [
+        var event: [String: JSONValue] = [
             "janus": .string("event"), "session_id": .int(session), "transaction": .string(transaction),
             "sender": .int(handle),
             "plugindata": .object(["plugin": .string("janus.plugin.videoroom"), "data": .object(data)]),
         ]
         if let jsep { event["jsep"] = jsep }
-        return JanusJSON.object(event).text
+        return JSONValue.object(event).text
     }
 
     // MARK: Long poll

@@ -1,18 +1,7 @@
+import SeededRandom
+import JSONText
 import Testing
 @testable import Janus
-
-/// A deterministic generator (SplitMix64), so a failing fuzz case can be replayed.
-struct FuzzRandom: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// 2,000 mutated Janus messages against a following follower: no crash, sane requests, at most
 /// one subscription request in flight.
@@ -48,14 +37,14 @@ struct FuzzRandom: RandomNumberGenerator {
         ]
     }
 
-    static let replacements: [JanusJSON] = [
+    static let replacements: [JSONValue] = [
         .null, .bool(true), .number("-1"), .number("0"), .number("1e999"), .number("184467440737095516160"),
         .number("3.25"), .string(""), .string("ok"), .string("\(JanusTranscript.bob)"), .array([]),
         .array([.number("1"), .string("x")]), .object([:]), .object(["id": .number("7")]),
     ]
 
     /// Replaces, deletes or adds one node somewhere in `value`.
-    static func mutate(_ value: JanusJSON, _ random: inout FuzzRandom, depth: Int = 0) -> JanusJSON {
+    static func mutate(_ value: JSONValue, _ random: inout SplitMix64, depth: Int = 0) -> JSONValue {
         switch value {
         case .object(var members) where !members.isEmpty && Int.random(in: 0..<4, using: &random) > 0:
             let key = members.keys.sorted()[Int.random(in: 0..<members.count, using: &random)]
@@ -79,7 +68,7 @@ struct FuzzRandom: RandomNumberGenerator {
     }
 
     /// Byte-level damage to a text: truncation, a flipped character, a doubled chunk.
-    static func damage(_ text: String, _ random: inout FuzzRandom) -> String {
+    static func damage(_ text: String, _ random: inout SplitMix64) -> String {
         var bytes = Array(text.utf8)
         guard !bytes.isEmpty else { return text }
         switch Int.random(in: 0..<3, using: &random) {
@@ -95,12 +84,12 @@ struct FuzzRandom: RandomNumberGenerator {
 
     @Test(arguments: [UInt64(1), 2, 3, 4])
     func mutatedMessagesNeverBreakTheFollower(seed: UInt64) throws {
-        var random = FuzzRandom(state: seed)
+        var random = SplitMix64(seed: seed)
         var t = T()
         t.joinRoom()
         t.attachBobAndAlice()
         try t.answerAndStart()
-        let corpus = Self.corpus(t).map { try! JanusJSON.parse($0) }
+        let corpus = Self.corpus(t).map { try! JSONValue.parse($0) }
         for round in 0..<500 {
             let original = corpus.randomElement(using: &random)!
             let text: String
@@ -126,7 +115,7 @@ struct FuzzRandom: RandomNumberGenerator {
             #expect(inFlight.count <= 1, "round \(round): \(text)")
         }
         for request in t.sent {
-            let parsed = try JanusJSON.parse(request.text)
+            let parsed = try JSONValue.parse(request.text)
             #expect(parsed["janus"]?.string != nil && parsed["transaction"]?.string != nil)
         }
         #expect(t.follower.ignoredCount > 0)

@@ -1,3 +1,4 @@
+import JSONText
 import NIOCore
 import NIOPosix
 import Testing
@@ -15,17 +16,17 @@ import Testing
 
         transport.send("{\"janus\":\"create\",\"transaction\":\"t1\"}")
         guard case .text(let created) = await inputs.next() else { Issue.record("no answer"); return }
-        let session = try #require(try JanusJSON.parse(created)["data"]?["id"]?.uint64)
+        let session = try #require(try JSONValue.parse(created)["data"]?["id"]?.uint64)
         transport.send("{\"janus\":\"attach\",\"plugin\":\"janus.plugin.videoroom\",\"session_id\":\(session),\"transaction\":\"t2\"}")
         guard case .text(let attached) = await inputs.next() else { Issue.record("no answer"); return }
-        let handle = try #require(try JanusJSON.parse(attached)["data"]?["id"]?.uint64)
+        let handle = try #require(try JSONValue.parse(attached)["data"]?["id"]?.uint64)
         transport.send("{\"janus\":\"message\",\"session_id\":\(session),\"handle_id\":\(handle),\"transaction\":\"t3\","
                        + "\"body\":{\"request\":\"join\",\"ptype\":\"publisher\",\"room\":1234}}")
         var texts: [String] = []
         while texts.count < 2, case .text(let text) = await inputs.next() { texts.append(text) }
-        let kinds = try texts.map { try JanusJSON.parse($0)["janus"]?.string }
+        let kinds = try texts.map { try JSONValue.parse($0)["janus"]?.string }
         #expect(Set(kinds) == ["ack", "event"])
-        let event = try #require(try texts.map(JanusJSON.parse).first { $0["janus"]?.string == "event" })
+        let event = try #require(try texts.map(JSONValue.parse).first { $0["janus"]?.string == "event" })
         #expect(event["plugindata"]?["data"]?["videoroom"] == .string("joined"))
         #expect(event["transaction"] == .string("t3"))
 
@@ -81,7 +82,7 @@ import Testing
         _ = await inputs.next()
         await brain.forgetSessions()
         guard case .text(let gone) = await inputs.next() else { Issue.record("no error"); return }
-        #expect(try JanusJSON.parse(gone)["error"]?["code"] == .int(458))
+        #expect(try JSONValue.parse(gone)["error"]?["code"] == .int(458))
         try await Task.sleep(for: .milliseconds(300))
         let polls = await server.log.lines.filter { $0.hasPrefix("GET /janus/1001") }.count
         try await Task.sleep(for: .milliseconds(500))
@@ -89,7 +90,7 @@ import Testing
         // The transport stays open for the next session.
         transport.send("{\"janus\":\"create\",\"transaction\":\"t2\"}")
         guard case .text(let created) = await inputs.next() else { Issue.record("closed"); return }
-        #expect(try JanusJSON.parse(created)["data"]?["id"] == .int(1002))
+        #expect(try JSONValue.parse(created)["data"]?["id"] == .int(1002))
         await transport.close()
     }
 }

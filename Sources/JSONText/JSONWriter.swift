@@ -1,4 +1,4 @@
-extension JanusJSON {
+extension JSONValue {
     /// Compact JSON text; object members in sorted key order, so equal values give equal texts.
     public var text: String {
         var output = ""
@@ -29,6 +29,13 @@ extension JanusJSON {
             }
             output += "}"
         }
+    }
+
+    /// `value` as a JSON string literal, quotes included.
+    public static func quoted(_ value: String) -> String {
+        var output = ""
+        writeString(value, to: &output)
+        return output
     }
 
     static func writeString(_ value: String, to output: inout String) {

@@ -1,21 +1,24 @@
-/// A JSON value as the Janus client reads and writes it.
+/// Module `JSONText`: JSON values, a bounded parser that names the byte of an error, and a writer —
+/// for Janus messages and `.mjr` info headers alike.
+
+/// A JSON value.
 ///
 /// Numbers keep their literal text, so 64-bit ids survive exactly and a number too large for any
 /// integer type is still a value (whose integer accessors return nil) rather than a parse failure.
-public enum JanusJSON: Sendable, Equatable {
+public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     /// The number's literal text, as validated by the parser (or written by ``int(_:)``).
     case number(String)
     case string(String)
-    case array([JanusJSON])
-    case object([String: JanusJSON])
+    case array([JSONValue])
+    case object([String: JSONValue])
 
     /// A number from an integer.
-    public static func int<T: BinaryInteger>(_ value: T) -> JanusJSON { .number(String(value)) }
+    public static func int<T: BinaryInteger>(_ value: T) -> JSONValue { .number(String(value)) }
 
     /// The member `key` of an object; nil for a missing member or a non-object.
-    public subscript(key: String) -> JanusJSON? {
+    public subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { return members[key] }
         return nil
     }
@@ -51,13 +54,13 @@ public enum JanusJSON: Sendable, Equatable {
     }
 
     /// The elements of an array.
-    public var array: [JanusJSON]? {
+    public var array: [JSONValue]? {
         if case .array(let elements) = self { return elements }
         return nil
     }
 
     /// The members of an object.
-    public var object: [String: JanusJSON]? {
+    public var object: [String: JSONValue]? {
         if case .object(let members) = self { return members }
         return nil
     }

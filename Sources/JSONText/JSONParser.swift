@@ -1,24 +1,24 @@
 /// Why a text is not JSON.
-public struct JanusJSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The byte offset where parsing stopped.
     public var offset: Int
     public var reason: String
     public var description: String { "invalid JSON at byte \(offset): \(reason)" }
 }
 
-extension JanusJSON {
+extension JSONValue {
     /// The deepest nesting accepted; a hostile message cannot exhaust the stack.
     public static let maxDepth = 64
 
     /// Parses one JSON text (RFC 8259): whitespace around a single value, nothing else.
-    public static func parse(_ text: String) throws(JanusJSONParseError) -> JanusJSON {
-        var parser = JanusJSONParser(bytes: Array(text.utf8))
+    public static func parse(_ text: String) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes: Array(text.utf8))
         return try parser.parseDocument()
     }
 }
 
 /// A recursive-descent JSON parser over UTF-8 bytes with a depth limit.
-struct JanusJSONParser {
+struct JSONParser {
     let bytes: [UInt8]
     var index = 0
 
@@ -26,7 +26,7 @@ struct JanusJSONParser {
         self.bytes = bytes
     }
 
-    mutating func parseDocument() throws(JanusJSONParseError) -> JanusJSON {
+    mutating func parseDocument() throws(JSONParseError) -> JSONValue {
         skipWhitespace()
         let value = try parseValue(depth: 0)
         skipWhitespace()
@@ -34,16 +34,16 @@ struct JanusJSONParser {
         return value
     }
 
-    func fail(_ reason: String) -> JanusJSONParseError {
-        JanusJSONParseError(offset: index, reason: reason)
+    func fail(_ reason: String) -> JSONParseError {
+        JSONParseError(offset: index, reason: reason)
     }
 
     mutating func skipWhitespace() {
         while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
     }
 
-    mutating func parseValue(depth: Int) throws(JanusJSONParseError) -> JanusJSON {
-        guard depth < JanusJSON.maxDepth else { throw fail("nesting deeper than \(JanusJSON.maxDepth)") }
+    mutating func parseValue(depth: Int) throws(JSONParseError) -> JSONValue {
+        guard depth < JSONValue.maxDepth else { throw fail("nesting deeper than \(JSONValue.maxDepth)") }
         guard index < bytes.count else { throw fail("unexpected end") }
         switch bytes[index] {
         case UInt8(ascii: "{"): return try parseObject(depth: depth)
@@ -57,16 +57,16 @@ struct JanusJSONParser {
         }
     }
 
-    mutating func expectWord(_ word: String) throws(JanusJSONParseError) {
+    mutating func expectWord(_ word: String) throws(JSONParseError) {
         let expected = Array(word.utf8)
         guard index + expected.count <= bytes.count else { throw fail("unexpected end") }
         guard bytes[index..<(index + expected.count)].elementsEqual(expected) else { throw fail("invalid literal") }
         index += expected.count
     }
 
-    mutating func parseObject(depth: Int) throws(JanusJSONParseError) -> JanusJSON {
+    mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
         index += 1
-        var members: [String: JanusJSON] = [:]
+        var members: [String: JSONValue] = [:]
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -94,9 +94,9 @@ struct JanusJSONParser {
         }
     }
 
-    mutating func parseArray(depth: Int) throws(JanusJSONParseError) -> JanusJSON {
+    mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
         index += 1
-        var elements: [JanusJSON] = []
+        var elements: [JSONValue] = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
             index += 1
@@ -118,7 +118,7 @@ struct JanusJSONParser {
         }
     }
 
-    mutating func parseNumber() throws(JanusJSONParseError) -> String {
+    mutating func parseNumber() throws(JSONParseError) -> String {
         let start = index
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
         guard index < bytes.count, isDigit(bytes[index]) else { throw fail("expected a digit") }
@@ -143,7 +143,7 @@ struct JanusJSONParser {
 
     func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 
-    mutating func parseString() throws(JanusJSONParseError) -> String {
+    mutating func parseString() throws(JSONParseError) -> String {
         index += 1
         var scalars = String.UnicodeScalarView()
         var runStart = index
@@ -167,7 +167,7 @@ struct JanusJSONParser {
         }
     }
 
-    mutating func parseEscape() throws(JanusJSONParseError) -> Unicode.Scalar {
+    mutating func parseEscape() throws(JSONParseError) -> Unicode.Scalar {
         guard index < bytes.count else { throw fail("unterminated escape") }
         let byte = bytes[index]
         index += 1
@@ -202,7 +202,7 @@ struct JanusJSONParser {
         }
     }
 
-    mutating func parseHex4() throws(JanusJSONParseError) -> UInt16 {
+    mutating func parseHex4() throws(JSONParseError) -> UInt16 {
         guard index + 4 <= bytes.count else { throw fail("short \\u escape") }
         var value: UInt16 = 0
         for _ in 0..<4 {

@@ -1,9 +1,10 @@
+import JSONText
 import Testing
 @testable import Janus
 
-@Suite struct JanusJSONTests {
+@Suite struct JSONValueTests {
     @Test func parsesAllKinds() throws {
-        let value = try JanusJSON.parse(" {\"a\":[1,-2.5e3,true,false,null],\"b\":{\"c\":\"d\"},\"e\":\"\"} ")
+        let value = try JSONValue.parse(" {\"a\":[1,-2.5e3,true,false,null],\"b\":{\"c\":\"d\"},\"e\":\"\"} ")
         #expect(value["a"] == .array([.number("1"), .number("-2.5e3"), .bool(true), .bool(false), .null]))
         #expect(value["b"]?["c"]?.string == "d")
         #expect(value["e"]?.string == "")
@@ -11,7 +12,7 @@ import Testing
     }
 
     @Test func keepsIntegersExact() throws {
-        let value = try JanusJSON.parse("[18446744073709551615, 9007199254740993, 18446744073709551616, 1e400, 0.5]")
+        let value = try JSONValue.parse("[18446744073709551615, 9007199254740993, 18446744073709551616, 1e400, 0.5]")
         let numbers = try #require(value.array)
         #expect(numbers[0].uint64 == .max)
         #expect(numbers[1].uint64 == 9_007_199_254_740_993)
@@ -21,15 +22,15 @@ import Testing
     }
 
     @Test func stringEscapes() throws {
-        let value = try JanusJSON.parse(#""a\"b\\c\/d\n\r\t\b\f\u00e9\ud83d\ude00\ud800x""#)
+        let value = try JSONValue.parse(#""a\"b\\c\/d\n\r\t\b\f\u00e9\ud83d\ude00\ud800x""#)
         #expect(value.string == "a\"b\\c/d\n\r\t\u{08}\u{0C}é😀\u{FFFD}x")
-        let round = JanusJSON.string("line\nquote\" ctl\u{01} é 😀 \u{2028}")
-        #expect(try JanusJSON.parse(round.text) == round)
+        let round = JSONValue.string("line\nquote\" ctl\u{01} é 😀 \u{2028}")
+        #expect(try JSONValue.parse(round.text) == round)
         #expect(round.text == "\"line\\nquote\\\" ctl\\u0001 é 😀 \\u2028\"")
     }
 
     @Test func writesSortedCompactObjects() {
-        let value = JanusJSON.object(["janus": .string("create"), "b": .array([.int(1), .null]), "a": .bool(true)])
+        let value = JSONValue.object(["janus": .string("create"), "b": .array([.int(1), .null]), "a": .bool(true)])
         #expect(value.text == "{\"a\":true,\"b\":[1,null],\"janus\":\"create\"}")
     }
 
@@ -37,15 +38,15 @@ import Testing
         for text in ["", " ", "{", "}", "[1,]", "{\"a\":}", "{\"a\" 1}", "{a:1}", "01", "1.", "-", "1e", "+1",
                      "\"abc", "\"\u{01}\"", "\"\\x\"", "\"\\u12\"", "tru", "nul", "[1] 2", "{\"a\":1,}", "NaN",
                      "'a'", "[\"a\" \"b\"]"] {
-            #expect(throws: JanusJSONParseError.self, "\(text)") { try JanusJSON.parse(text) }
+            #expect(throws: JSONParseError.self, "\(text)") { try JSONValue.parse(text) }
         }
     }
 
     @Test func limitsNesting() throws {
         let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
-        #expect(throws: JanusJSONParseError.self) { try JanusJSON.parse(deep) }
-        let ok = String(repeating: "[", count: JanusJSON.maxDepth) + String(repeating: "]", count: JanusJSON.maxDepth)
-        #expect(try JanusJSON.parse(ok).array != nil)
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(deep) }
+        let ok = String(repeating: "[", count: JSONValue.maxDepth) + String(repeating: "]", count: JSONValue.maxDepth)
+        #expect(try JSONValue.parse(ok).array != nil)
     }
 
     @Test func requestsEncodeAsJanusExpects() throws {
@@ -53,7 +54,7 @@ import Testing
                                    body: .object(["request": .string("start")]),
                                    jsep: .object(["type": .string("answer"), "sdp": .string("v=0\r\n")]),
                                    apiSecret: "s", token: "t")
-        let parsed = try JanusJSON.parse(request.text)
+        let parsed = try JSONValue.parse(request.text)
         #expect(parsed == .object([
             "janus": .string("message"), "transaction": .string("fr-7"), "session_id": .int(12),
             "handle_id": .int(34), "body": .object(["request": .string("start")]),
