@@ -11,7 +11,7 @@ import VideoCompose
 /// Everything runs inside a private network namespace the test makes (`unshare --net`), with a
 /// veth pair 10.99.0.1 (Janus, flowrec) / 10.99.0.2 (publishers) and loopback up.
 @Suite(.serialized) struct JanusRecordTests {
-    static let ready = WHIPRecordTests.ready && Tool.exists("janus") && Tool.exists("janus-pp-rec")
+    static let ready = LiveNetwork.available && Tool.exists("janus") && Tool.exists("janus-pp-rec")
 
     struct Publisher {
         var display: String
@@ -25,15 +25,10 @@ import VideoCompose
     private func record(_ publishers: [Publisher], recorderArgs: [String] = [], then: (String) -> String = { _ in "" },
                         name: String = #function) throws -> (dir: String, log: String) {
         let dir = try Tool.temporaryFolder(name)
-        let python = WHIPRecordTests.python, tools = WHIPRecordTests.liveTools
+        let python = LiveNetwork.python, tools = LiveNetwork.tools
         var script = """
         set -u
-        ip link set lo up
-        ip link add v0 type veth peer name v1
-        ip addr add 10.99.0.1/24 dev v0 && ip addr add 10.99.0.2/24 dev v1
-        ip link set v0 up && ip link set v1 up
-        # Janus sends out of v0 to v1; without accept_local, v1 drops packets whose source is local.
-        sysctl -qw net.ipv4.conf.all.accept_local=1 net.ipv4.conf.v0.accept_local=1 net.ipv4.conf.v1.accept_local=1
+        \(LiveNetwork.setUp)
         '\(python)' '\(tools)/janus_env.py' start --dir '\(dir)/janus' --ip 10.99.0.1 --room 1234 --record-dir '\(dir)/mjr' > '\(dir)/janus.out' 2>&1 || { cat '\(dir)/janus.out'; exit 1; }
         timeout 90 '\(Tool.flowrec)' record --janus ws://10.99.0.1:8188 --room 1234 --out '\(dir)' --name room --tracks \
           --ice-host 10.99.0.1 --udp-ports 30000-30009 --duration 60s \(recorderArgs.isEmpty ? "--stop-when-empty 4s" : recorderArgs.joined(separator: " ")) > '\(dir)/record.out' 2> '\(dir)/record.err' &
@@ -54,7 +49,7 @@ import VideoCompose
         """
         let scriptPath = dir + "/run.sh"
         try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
-        let result = try Tool.run("/usr/bin/unshare", ["--net", "/bin/bash", scriptPath])
+        let result = try LiveNetwork.run(scriptPath)
         let log = result.stdout + result.stderr + ((try? String(contentsOfFile: dir + "/record.err", encoding: .utf8)) ?? "")
             + publishers.indices.map { (try? String(contentsOfFile: dir + "/publisher\($0).err", encoding: .utf8)) ?? "" }.joined()
         return (dir, log)
@@ -62,14 +57,9 @@ import VideoCompose
 
     /// The shell line that starts publisher `p` in the background.
     static func publish(_ p: Publisher, index i: Int, dir: String) -> String {
-        "timeout 60 '\(WHIPRecordTests.python)' '\(WHIPRecordTests.liveTools)/janus_publish.py' http://10.99.0.1:8088/janus --room 1234 "
+        "timeout 60 '\(LiveNetwork.python)' '\(LiveNetwork.tools)/janus_publish.py' http://10.99.0.1:8088/janus --room 1234 "
             + "--display \(p.display) --seconds \(p.seconds) --tone \(p.tone) --colour \(p.colour.r),\(p.colour.g),\(p.colour.b) "
             + "--start-delay \(p.delay) --ice-host 10.99.0.2 > '\(dir)/publisher\(i).json' 2> '\(dir)/publisher\(i).err' &\npids=\"$pids $!\"\n"
-    }
-
-    private func tonePower(_ samples: [Int16], _ hz: Int, from: Double, to: Double) -> Double {
-        let lo = min(samples.count, Int(from * 48_000)), hi = min(samples.count, Int(to * 48_000))
-        return goertzelPower(Array(samples[lo..<hi]), frequency: Double(hz), sampleRate: 48_000)
     }
 
     @Test(.enabled(if: ready), .timeLimit(.minutes(4)))
@@ -124,7 +114,7 @@ import VideoCompose
     func aJanusRestartIsReportedAndWithReconnectTheRecordingGoesOn() throws {
         let alice = Publisher(display: "alice", tone: 440, colour: (255, 0, 0), seconds: 30)
         let bob = Publisher(display: "bob", tone: 660, colour: (0, 0, 255), seconds: 4)
-        let env = "'\(WHIPRecordTests.python)' '\(WHIPRecordTests.liveTools)/janus_env.py'"
+        let env = "'\(LiveNetwork.python)' '\(LiveNetwork.tools)/janus_env.py'"
         // Janus dies 5 s in (alice's publisher with it) and comes back; bob publishes to the new one.
         let (dir, log) = try record([alice], recorderArgs: ["--reconnect", "--stop-when-empty", "8s"]) { dir in """
             sleep 5

@@ -9,11 +9,7 @@ import VideoCompose
 /// Everything runs inside a private network namespace the test makes (`unshare --net`), with a
 /// veth pair 10.99.0.1/10.99.0.2 and loopback up; no traffic leaves it.
 @Suite(.serialized) struct WHIPRecordTests {
-    /// The `python3` on PATH (the one `scripts/install-deps.sh` installed aiortc for).
-    static let python = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
-        .map { "\($0)/python3" }.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/python3"
-    static let ready = Tool.exists("ffmpeg") && Tool.exists("unshare") && getuid() == 0
-    static let liveTools = Tool.packageRoot + "/Tests/Live"
+    static let ready = LiveNetwork.available
 
     struct Publisher {
         var tone: Int
@@ -30,10 +26,7 @@ import VideoCompose
         let dir = try Tool.temporaryFolder(name)
         var script = """
         set -u
-        ip link set lo up
-        ip link add v0 type veth peer name v1
-        ip addr add 10.99.0.1/24 dev v0 && ip addr add 10.99.0.2/24 dev v1
-        ip link set v0 up && ip link set v1 up
+        \(LiveNetwork.setUp)
         timeout 90 '\(Tool.flowrec)' record --whip 10.99.0.1:8080 --room demo --out '\(dir)' --name room --tracks \
           --ice-host 10.99.0.1 --udp-ports 20000-20009 --stop-when-empty 5s --duration 60s \(extra.joined(separator: " ")) > '\(dir)/record.out' 2> '\(dir)/record.err' &
         rec=$!
@@ -46,11 +39,11 @@ import VideoCompose
             var relayArgs = ""
             if let loss = p.viaLossyRelay {
                 let port = 9000 + i
-                script += "timeout 60 '\(Self.python)' '\(Self.liveTools)/udp_impair.py' --listen 10.99.0.2:\(port) --forward 10.99.0.1:\(20000 + i) "
+                script += "timeout 60 '\(LiveNetwork.python)' '\(LiveNetwork.tools)/udp_impair.py' --listen 10.99.0.2:\(port) --forward 10.99.0.1:\(20000 + i) "
                     + "--seconds \(p.seconds + 20) --loss \(loss) --media-only --seed \(i + 1) > '\(dir)/relay\(i).json' 2>&1 &\n"
                 relayArgs = "--answer-candidate-rewrite 10.99.0.2:\(port) --offer-candidate-rewrite 10.99.0.2:\(port) --ice-host 10.99.0.2"
             }
-            script += "timeout 60 '\(Self.python)' '\(Self.liveTools)/whip_publish.py' '\(url)' --seconds \(p.seconds) "
+            script += "timeout 60 '\(LiveNetwork.python)' '\(LiveNetwork.tools)/whip_publish.py' '\(url)' --seconds \(p.seconds) "
                 + "--tone \(p.tone) --colour \(p.colour.r),\(p.colour.g),\(p.colour.b) --start-delay \(p.delay) \(p.noise ? "--noise" : "") \(relayArgs) "
                 + "> '\(dir)/publisher\(i).json' 2> '\(dir)/publisher\(i).err' &\npids=\"$pids $!\"\n"
         }
@@ -62,7 +55,7 @@ import VideoCompose
         """
         let scriptPath = dir + "/run.sh"
         try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
-        let result = try Tool.run("/usr/bin/unshare", ["--net", "/bin/bash", scriptPath])
+        let result = try LiveNetwork.run(scriptPath)
         let log = result.stdout + result.stderr
             + ((try? String(contentsOfFile: dir + "/record.err", encoding: .utf8)) ?? "")
             + publishers.indices.map { (try? String(contentsOfFile: dir + "/publisher\($0).err", encoding: .utf8)) ?? "" }.joined()
@@ -88,11 +81,6 @@ import VideoCompose
         let want = yuv(colour)
         #expect(abs(seen.y - want.y) < 20 && abs(seen.u - want.u) < 20 && abs(seen.v - want.v) < 20,
                 "\(what): \(seen), expected \(want)")
-    }
-
-    private func tonePower(_ samples: [Int16], _ hz: Int, from: Double, to: Double) -> Double {
-        let lo = min(samples.count, Int(from * 48_000)), hi = min(samples.count, Int(to * 48_000))
-        return goertzelPower(Array(samples[lo..<hi]), frequency: Double(hz), sampleRate: 48_000)
     }
 
     @Test(.enabled(if: ready), .timeLimit(.minutes(3)))
