@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Media", "RTP", "SeededRandom"]),
         .testTarget(name: "WebMTests", dependencies: ["WebM", "Media"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Synth", "Capture", "RTP", "Media", "SDP", "SeededRandom"]),
-        .testTarget(name: "SDPTests", dependencies: ["SDP"]),
+        .testTarget(name: "SDPTests", dependencies: ["SDP", "SeededRandom"]),
         .testTarget(name: "ICETests", dependencies: ["ICE", "SeededRandom"]),
         .testTarget(name: "PeerTests", dependencies: ["Peer", "RTP", "ICE", "DTLS", "SRTP", "SDP", "Media", "SeededRandom"]),
         .testTarget(name: "WHIPTests", dependencies: ["WHIP"]),

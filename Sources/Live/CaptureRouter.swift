@@ -24,7 +24,12 @@ final class CaptureRouter {
     private var participantOfMid: [String: String] = [:]
     private var captures: [String: ParticipantCapture] = [:]
     private var order: [String] = []
-    /// Packets that had no participant (an m-line not routed yet, or no m-line known).
+    /// Packets of m-lines not routed yet, held until their route comes (media may arrive on a new
+    /// m-line a moment before the offer that says whose it is). Bounded by ``maxHeld``.
+    private var held: [String: [(packet: ReceivedPacket, wallMicros: Int64)]] = [:]
+    private var heldCount = 0
+    static let maxHeld = 2_000
+    /// Packets that had no participant (no m-line known, or dropped from a full hold).
     private(set) var unrouted = 0
     private var openFailures: [String: String] = [:]
 
@@ -39,12 +44,25 @@ final class CaptureRouter {
         self.defaultParticipant = defaultParticipant
     }
 
-    /// The participant of each m-line from now on (a renegotiation replaces the whole map).
-    func route(_ mids: [String: String]) { participantOfMid = mids }
+    /// The participant of each m-line from now on (a renegotiation replaces the whole map); packets
+    /// held for a newly routed m-line are written first.
+    func route(_ mids: [String: String], nowMicros: Int64) {
+        participantOfMid = mids
+        for mid in Array(held.keys) where mids[mid] != nil {
+            let packets = held.removeValue(forKey: mid) ?? []
+            heldCount -= packets.count
+            for (packet, wall) in packets { write(packet, wallMicros: wall, nowMicros: nowMicros) }
+        }
+    }
 
     func write(_ packet: ReceivedPacket, wallMicros: Int64, nowMicros: Int64) {
         guard let participant = packet.mid.flatMap({ participantOfMid[$0] }) ?? defaultParticipant else {
-            unrouted += 1
+            if let mid = packet.mid, heldCount < Self.maxHeld {
+                held[mid, default: []].append((packet, wallMicros))
+                heldCount += 1
+            } else {
+                unrouted += 1
+            }
             return
         }
         if captures[participant] == nil, openFailures[participant] == nil {

@@ -56,6 +56,7 @@ public enum JanusRecordJob {
         follower.token = options.token
         let client = JanusClient(options: JanusClientOptions(url: options.url, follower: follower, reconnect: options.reconnect))
         do { try await client.start() } catch {
+            rmdir(recording.captureFolder)  // still empty: nothing was recorded
             throw RoomUnavailable(description: "Janus room \(options.room) at \(options.url): \(error)")
         }
         let hosts = options.candidateHosts.isEmpty ? Recording.hostAddresses() : options.candidateHosts
@@ -174,6 +175,7 @@ actor JanusRoomRecorder {
         do {
             let answer: String
             if let current = session, !needsNewSession {
+                current.route(routes)  // before the answer: Janus may forward on a new m-line at once
                 answer = try await current.renegotiate(offer: sdp)
             } else {
                 if let old = session { closedSessions.append(await old.close()) }

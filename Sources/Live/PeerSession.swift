@@ -124,7 +124,7 @@ final class PeerSession: @unchecked Sendable {
 
     /// Which participant each m-line carries from now on.
     func route(_ mids: [String: String]) {
-        eventLoop.execute { self.captures.route(mids) }
+        eventLoop.execute { self.captures.route(mids, nowMicros: LiveClock.monotonicMicros()) }
     }
 
     /// Answers a new offer on this connection (renegotiation).

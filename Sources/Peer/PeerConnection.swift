@@ -18,6 +18,9 @@ public struct PeerOptions: Sendable {
     public var ice = ICEAgentOptions()
     public var dtlsRole: DTLSRolePreference = .auto
     public var srtpProfiles: [SRTPProfile] = [.aeadAes128Gcm, .aes128CmSha1_80]
+    /// The first DTLS retransmission comes this soon (then doubling): a first flight sent before the
+    /// remote side is ready is not left for OpenSSL's default second.
+    public var dtlsInitialRetransmitMillis = 200
     /// The bitrate announced with REMB to senders that take it (so they ramp up to it).
     public var rembBitsPerSecond: UInt64 = 2_500_000
     /// Receiver reports (with REMB and SDES) this often.
@@ -133,7 +136,8 @@ public final class PeerConnection {
         guard let ufrag = negotiated.remoteUfrag, let pwd = negotiated.remotePwd else { throw PeerError("offer has no a=ice-ufrag/a=ice-pwd") }
         do {
             dtls = try DTLSEndpoint(role: role, certificate: certificate, remoteFingerprint: fingerprint,
-                                    options: DTLSEndpoint.Options(srtpProfiles: options.srtpProfiles))
+                                    options: DTLSEndpoint.Options(srtpProfiles: options.srtpProfiles,
+                                                                  initialRetransmitMillis: options.dtlsInitialRetransmitMillis))
         } catch { throw PeerError("DTLS: \(error.reason)") }
         ice.setRemoteCredentials(ICECredentials(ufrag: ufrag, pwd: pwd))
         self.ice = ice

@@ -90,10 +90,10 @@ import VideoCompose
             // Janus's own recording of the same publisher, through janus-pp-rec.
             let id = try #require(participants.first { $0["name"] as? String == publisher.display }?["janusID"] as? String)
             let mjr = try #require(try FileManager.default.contentsOfDirectory(atPath: dir + "/mjr")
-                .first { $0.contains("-user-\(id)-") && $0.contains("video") && $0.hasSuffix(".mjr") }, "no Janus video recording of \(id)")
+                .first { $0.contains("-user-\(id)-") && $0.contains("-video-") && $0.hasSuffix(".mjr") }, "no Janus video recording of \(id)")
             let reference = dir + "/janus-\(publisher.display).webm"
             let converted = try Tool.run("janus-pp-rec", [dir + "/mjr/" + mjr, reference])
-            try #require(converted.status == 0, "janus-pp-rec: \(converted.stderr)")
+            try #require(converted.status == 0, "janus-pp-rec: \(converted.stdout)\(converted.stderr)")
             let janus = try Probe(reference)
             let ours = try #require(probe.video?.frames), theirs = try #require(janus.video?.frames)
             #expect(abs(probe.duration - janus.duration) < 0.5, "\(publisher.display): flowrec \(probe.duration) s, Janus \(janus.duration) s")
@@ -113,7 +113,9 @@ import VideoCompose
     @Test(.enabled(if: ready), .timeLimit(.minutes(4)))
     func aJanusRestartIsReportedAndWithReconnectTheRecordingGoesOn() throws {
         let alice = Publisher(display: "alice", tone: 440, colour: (255, 0, 0), seconds: 30)
-        let bob = Publisher(display: "bob", tone: 660, colour: (0, 0, 255), seconds: 4)
+        // Bob starts 3 s after the restart: flowrec reconnects with backoff (0.5, 1, 2 s…) and cannot
+        // record what was sent before it subscribed again.
+        let bob = Publisher(display: "bob", tone: 660, colour: (0, 0, 255), seconds: 4, delay: 3)
         let env = "'\(LiveNetwork.python)' '\(LiveNetwork.tools)/janus_env.py'"
         // Janus dies 5 s in (alice's publisher with it) and comes back; bob publishes to the new one.
         let (dir, log) = try record([alice], recorderArgs: ["--reconnect", "--stop-when-empty", "8s"]) { dir in """
@@ -134,11 +136,41 @@ import VideoCompose
         let alicePart = try Probe(dir + "/room.alice.webm")
         #expect(alicePart.duration > 3.5 && alicePart.duration < 6.5, "alice until Janus died: \(alicePart.duration) s")
         let bobPart = try Probe(dir + "/room.bob.webm")
-        #expect(abs(bobPart.duration - 4) < 1.0, "bob after the restart: \(bobPart.duration) s")
+        let mjr = try #require(try FileManager.default.contentsOfDirectory(atPath: dir + "/mjr2").first { $0.contains("-video-") },
+                               "no Janus recording of bob after the restart")
+        let converted = try Tool.run("janus-pp-rec", [dir + "/mjr2/" + mjr, dir + "/janus-bob.webm"])
+        try #require(converted.status == 0, "janus-pp-rec: \(converted.stdout)\(converted.stderr)")
+        let janusBob = try Probe(dir + "/janus-bob.webm")
+        #expect(abs(bobPart.duration - janusBob.duration) < 0.5, "bob after the restart: flowrec \(bobPart.duration) s, Janus \(janusBob.duration) s")
         let composite = dir + "/room.webm"
         let mix = try Decode.audio(composite)
         let length = Double(mix.count) / 48_000
         #expect(tonePower(mix, 440, from: 1, to: 3) > 1e-5 && tonePower(mix, 660, from: length - 3, to: length - 1) > 1e-5,
                 "alice early, bob late in one composite of \(length) s")
+    }
+
+    @Test(.enabled(if: ready), .timeLimit(.minutes(2)))
+    func anUnknownRoomOrNoServerExits69WithTheReason() throws {
+        let dir = try Tool.temporaryFolder()
+        let env = "'\(LiveNetwork.python)' '\(LiveNetwork.tools)/janus_env.py'"
+        let script = """
+            \(LiveNetwork.setUp)
+            \(env) start --dir '\(dir)/janus' --ip 10.99.0.1 --room 1234 > '\(dir)/janus.out' 2>&1 || { cat '\(dir)/janus.out'; exit 1; }
+            timeout 30 '\(Tool.flowrec)' record --janus http://10.99.0.1:8088/janus --room 999 --out '\(dir)/a' --duration 5s 2> '\(dir)/room.err'
+            echo "room=$?"
+            timeout 30 '\(Tool.flowrec)' record --janus ws://10.99.0.1:9 --room 1234 --out '\(dir)/b' --duration 5s 2> '\(dir)/server.err'
+            echo "server=$?"
+            \(env) stop --dir '\(dir)/janus' > /dev/null 2>&1
+            """
+        try script.write(toFile: dir + "/run.sh", atomically: true, encoding: .utf8)
+        let result = try LiveNetwork.run(dir + "/run.sh")
+        let roomError = (try? String(contentsOfFile: dir + "/room.err", encoding: .utf8)) ?? ""
+        let serverError = (try? String(contentsOfFile: dir + "/server.err", encoding: .utf8)) ?? ""
+        #expect(result.stdout.contains("room=69"), "\(result.stdout)\(roomError)")
+        #expect(roomError.contains("999") && roomError.lowercased().contains("room"), "\(roomError)")
+        #expect(result.stdout.contains("server=69"), "\(result.stdout)\(serverError)")
+        #expect(serverError.contains("10.99.0.1"), "\(serverError)")
+        // Nothing was recorded, so nothing poses as a recording.
+        #expect(!FileManager.default.fileExists(atPath: dir + "/a/room.json"))
     }
 }
