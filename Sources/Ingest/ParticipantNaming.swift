@@ -47,3 +47,10 @@ public func safeFileName(_ name: String) -> String {
     while out.hasPrefix(".") { out = "_" + out.dropFirst() }
     return out.isEmpty ? "_" : out
 }
+
+/// Naming conventions the recorder and the composite share.
+public enum ParticipantNames {
+    /// A participant whose name ends with this is a screen share (`record --screen-room` names them
+    /// `<display>-screen`); the speaker layout shows it large while it is present.
+    public static let screenShareSuffix = "-screen"
+}

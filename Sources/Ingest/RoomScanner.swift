@@ -43,7 +43,18 @@ public enum RoomScanner {
 
     static func explicitParticipant(path: String, options: IngestOptions) -> String? {
         let base = String(path.split(separator: "/").last ?? "")
-        return options.participantByFile[path] ?? options.participantByFile[base]
+        return options.participantByFile[path] ?? options.participantByFile[base] ?? liveCaptureParticipant(path: path)
+    }
+
+    /// flowrec's own live captures, `<base>.capture/<participant>[@<n>].pcap`, are named by file
+    /// (`@<n>` marks a later connection of the same participant), so a transcode or a recovery of
+    /// the folder gives the same participants as the recording did.
+    static func liveCaptureParticipant(path: String) -> String? {
+        let parts = path.split(separator: "/")
+        guard parts.count >= 2, parts[parts.count - 2].hasSuffix(".capture"), parts[parts.count - 1].hasSuffix(".pcap") else { return nil }
+        // `@` never occurs in a safe file name, so it cannot be part of the participant's.
+        let stem = parts[parts.count - 1].dropLast(5).split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        return stem.isEmpty ? nil : String(stem)
     }
 
     /// The participant of a stream before CNAMEs are known: explicit mapping, Janus file name,

@@ -33,7 +33,7 @@ final class CaptureRouter {
     private(set) var unrouted = 0
     private var openFailures: [String: String] = [:]
 
-    /// Added to file names (`<participant><suffix>.pcap`), so a later connection of the same
+    /// Added to file names (`<participant><suffix>.pcap`, e.g. `@2`), so a later connection of the same
     /// recording does not overwrite an earlier one's files.
     private let suffix: String
 

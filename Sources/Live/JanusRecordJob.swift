@@ -13,6 +13,10 @@ public struct JanusRecordOptions: Sendable {
     public var url: String
     public var room: JanusRoomID
     public var pin: String?
+    /// A second room of the same Janus whose publishers share their screens (as FreeFlow Connect
+    /// does): recorded into the same outputs, each as `<display>-screen`, shown large by the
+    /// speaker layout.
+    public var screenRoom: JanusRoomID?
     /// The recorder's display name in the room (it never publishes, so participants do not see a tile).
     public var displayName = "flowrec-recorder"
     public var apiSecret: String?
@@ -51,25 +55,50 @@ public enum JanusRecordJob {
                            log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> (manifest: RecordManifest, path: String) {
         let recording = try Recording(outFolder: options.outFolder, room: options.room.description, baseName: options.baseName,
                                       overwrite: options.overwrite)
-        var follower = JanusFollowerConfig(room: options.room, pin: options.pin, displayName: options.displayName)
-        follower.apiSecret = options.apiSecret
-        follower.token = options.token
-        let client = JanusClient(options: JanusClientOptions(url: options.url, follower: follower, reconnect: options.reconnect))
-        do { try await client.start() } catch {
-            rmdir(recording.captureFolder)  // still empty: nothing was recorded
-            throw RoomUnavailable(description: "Janus room \(options.room) at \(options.url): \(error)")
-        }
         let hosts = options.candidateHosts.isEmpty ? Recording.hostAddresses() : options.candidateHosts
-        log("recording Janus room \(options.room) at \(options.url); ICE host candidates \(hosts.joined(separator: ", "))")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let recorder = try JanusRoomRecorder(options: options, hosts: hosts, captureFolder: recording.captureFolder, group: group,
-                                             client: client, log: log)
-        let events = Task { await recorder.follow(client.events) }
-        let reason = await Recording.waitForStop(stop, duration: options.durationSeconds) { await recorder.stopReason() }
+        let certificate = try DTLSCertificate.generate()
+        var recorders: [JanusRoomRecorder] = []
+        var clients: [JanusClient] = []
+        for (room, suffix) in [(options.room, "")] + (options.screenRoom.map { [($0, ParticipantNames.screenShareSuffix)] } ?? []) {
+            var follower = JanusFollowerConfig(room: room, pin: options.pin, displayName: options.displayName)
+            follower.apiSecret = options.apiSecret
+            follower.token = options.token
+            let client = JanusClient(options: JanusClientOptions(url: options.url, follower: follower, reconnect: options.reconnect))
+            do { try await client.start() } catch {
+                for started in clients { await started.stop() }
+                try? await group.shutdownGracefully()
+                rmdir(recording.captureFolder)  // still empty: nothing was recorded
+                throw RoomUnavailable(description: "Janus room \(room) at \(options.url): \(error)")
+            }
+            clients.append(client)
+            recorders.append(JanusRoomRecorder(options: options, hosts: hosts, captureFolder: recording.captureFolder, group: group,
+                                               certificate: certificate, client: client, nameSuffix: suffix, log: log))
+        }
+        log("recording Janus room \(options.room)\(options.screenRoom.map { " (screens: room \($0))" } ?? "") at \(options.url); "
+            + "ICE host candidates \(hosts.joined(separator: ", "))")
+        let following = zip(recorders, clients).map { recorder, client in Task { await recorder.follow(client.events) } }
+        let main = recorders[0], screens = recorders.dropFirst().first
+        let reason = await Recording.waitForStop(stop, duration: options.durationSeconds) {
+            if let ended = await main.ended { return ended }
+            // Empty: nobody publishing in the room, nor sharing a screen, for long enough.
+            guard let limit = options.stopWhenEmptySeconds, var since = await main.emptySinceMicros else { return nil }
+            if let screens {
+                guard let screensSince = await screens.emptySinceMicros else { return nil }
+                since = max(since, screensSince)
+            }
+            return Double(LiveClock.monotonicMicros() - since) >= limit * 1_000_000 ? .empty : nil
+        }
         log("stopping (\(reason.rawValue))")
-        events.cancel()
-        await client.stop()
-        let (connections, participants, warnings) = await recorder.finish()
+        for task in following { task.cancel() }
+        var connections: [PeerSessionSummary] = [], participants: [RecordedParticipant] = [], warnings: [String] = []
+        for (recorder, client) in zip(recorders, clients) {
+            await client.stop()
+            let (c, p, w) = await recorder.finish()
+            connections += c
+            participants += p
+            warnings += w
+        }
         try? await group.shutdownGracefully()
         let ended = Date()
         let written = try recording.writeOutputs(connections.flatMap { $0.captures }, pipeline: options.pipeline,
@@ -100,39 +129,36 @@ actor JanusRoomRecorder {
     private let group: any EventLoopGroup
     private let client: JanusClient
     private let certificate: DTLSCertificate
+    /// Added to every participant name (`-screen` for the screen-share room).
+    private let nameSuffix: String
     private let log: @Sendable (String) -> Void
     private var session: PeerSession?
     private var sessionCount = 0
     private var needsNewSession = false
     private var closedSessions: [PeerSessionSummary] = []
     private var publishers: [JanusFeedID: Publisher] = [:]
-    private var emptySinceMicros: Int64? = LiveClock.monotonicMicros()
-    private var ended: StopReason?
+    /// Since when nobody has published (the start until the first publisher), nil while someone does.
+    private(set) var emptySinceMicros: Int64? = LiveClock.monotonicMicros()
+    /// Why the room ended the recording (destroyed, kicked, server lost), if it did.
+    private(set) var ended: StopReason?
     private var warnings: [String] = []
 
-    init(options: JanusRecordOptions, hosts: [String], captureFolder: String, group: any EventLoopGroup, client: JanusClient,
-         log: @escaping @Sendable (String) -> Void) throws {
+    init(options: JanusRecordOptions, hosts: [String], captureFolder: String, group: any EventLoopGroup,
+         certificate: DTLSCertificate, client: JanusClient, nameSuffix: String, log: @escaping @Sendable (String) -> Void) {
         self.options = options
         self.hosts = hosts
         self.captureFolder = captureFolder
         self.group = group
+        self.certificate = certificate
         self.client = client
+        self.nameSuffix = nameSuffix
         self.log = log
-        certificate = try DTLSCertificate.generate()
     }
 
     func follow(_ events: AsyncStream<JanusEvent>) async {
         for await event in events {
             await handle(event)
         }
-    }
-
-    /// A reason to stop now, if the room gave one (closed, server lost, empty for long enough).
-    func stopReason() -> StopReason? {
-        if let ended { return ended }
-        if let limit = options.stopWhenEmptySeconds, let since = emptySinceMicros,
-           Double(LiveClock.monotonicMicros() - since) >= limit * 1_000_000 { return .empty }
-        return nil
     }
 
     private func handle(_ event: JanusEvent) async {
@@ -181,10 +207,10 @@ actor JanusRoomRecorder {
                 if let old = session { closedSessions.append(await old.close()) }
                 sessionCount += 1
                 let opened = try await PeerSession.open(
-                    id: "janus-\(sessionCount)", participant: nil, offer: sdp, group: group,
+                    id: "janus\(nameSuffix)-\(sessionCount)", participant: nil, offer: sdp, group: group,
                     bindHost: hosts.count == 1 ? hosts[0] : "0.0.0.0", ports: options.udpPorts, hostAddresses: hosts,
                     certificate: certificate, options: options.peer, captureFolder: captureFolder,
-                    captureSuffix: sessionCount == 1 ? "" : ".\(sessionCount)", onFailure: { _ in })
+                    captureSuffix: sessionCount == 1 ? "" : "@\(sessionCount)", onFailure: { _ in })
                 session = opened
                 needsNewSession = false
                 answer = opened.answer
@@ -203,7 +229,8 @@ actor JanusRoomRecorder {
     private func name(of feed: JanusFeedID, display: String?) -> String {
         if let known = publishers[feed] { return known.name }
         var name = display.map { safeFileName($0) } ?? "feed-\(feed)"
-        if publishers.values.contains(where: { $0.name == name }) { name += "-\(feed)" }
+        if publishers.values.contains(where: { $0.name == name + nameSuffix }) { name += "-\(feed)" }
+        name += nameSuffix
         publishers[feed] = Publisher(name: name, display: display, joinedMicros: LiveClock.wallMicros())
         return name
     }

@@ -177,7 +177,9 @@ public final class CompositeRecorder {
         }
         stats.decodeErrors = participants.reduce(0) { $0 + $1.decodeErrors }
         let started = ContinuousClock.now
-        let active = visible.firstIndex { participants[$0].name == activeSpeaker } ?? 0
+        // A screen share, while one is shown, takes the large tile; otherwise the active speaker does.
+        let active = visible.firstIndex { participants[$0].isScreenShare }
+            ?? visible.firstIndex { participants[$0].name == activeSpeaker } ?? 0
         let rects = Layout.tiles(video.config.layout, count: visible.count, active: active,
                                  canvasWidth: video.config.width, canvasHeight: video.config.height)
         var tiles: [(rect: TileRect, content: TileContent)] = []

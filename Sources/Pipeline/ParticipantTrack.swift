@@ -9,6 +9,8 @@ import VideoCompose
 final class ParticipantTrack {
     let name: String
     let hasAudio: Bool
+    /// A screen share: the speaker layout shows it large.
+    var isScreenShare: Bool { name.hasSuffix(ParticipantNames.screenShareSuffix) }
     private var clock: ParticipantClock
     private var audioDecoders: [StreamKey: OpusTrackDecoder] = [:]
     private let audioChannels: Int

@@ -34,6 +34,8 @@ struct Record: ParsableCommand {
     @Option(help: "WHIP: require 'Authorization: Bearer TOKEN'. Janus: the API token.") var token: String?
     @Option(help: "WHIP: at most this many publishers at once.") var maxParticipants = 16
     @Option(help: "Janus: the room's pin.") var pin: String?
+    @Option(help: "Janus: a second room whose publishers share screens, recorded into the same outputs (shown large by the speaker layout).")
+    var screenRoom: String?
     @Option(help: "Janus: the recorder's display name in the room.") var display = "flowrec-recorder"
     @Option(help: "Janus: the API secret.") var apiSecret: String?
     @Flag(help: "Janus: reconnect after a dropped connection and continue in the same output.") var reconnect = false
@@ -74,6 +76,7 @@ struct Record: ParsableCommand {
             if let janus {
                 var options = JanusRecordOptions(url: janus, room: JanusRoomID(room), outFolder: out, pipeline: config)
                 options.pin = pin
+                options.screenRoom = screenRoom.map(JanusRoomID.init)
                 options.displayName = display
                 options.apiSecret = apiSecret
                 options.token = token

@@ -19,17 +19,18 @@ import VideoCompose
         var colour: (r: Int, g: Int, b: Int)
         var seconds: Int
         var delay: Double = 0
+        var room = 1234
     }
 
     /// Janus, the recorder and the publishers in a fresh namespace; returns the output folder and a log.
-    private func record(_ publishers: [Publisher], recorderArgs: [String] = [], then: (String) -> String = { _ in "" },
+    private func record(_ publishers: [Publisher], recorderArgs: [String] = [], janusArgs: String = "", then: (String) -> String = { _ in "" },
                         name: String = #function) throws -> (dir: String, log: String) {
         let dir = try Tool.temporaryFolder(name)
         let python = LiveNetwork.python, tools = LiveNetwork.tools
         var script = """
         set -u
         \(LiveNetwork.setUp)
-        '\(python)' '\(tools)/janus_env.py' start --dir '\(dir)/janus' --ip 10.99.0.1 --room 1234 --record-dir '\(dir)/mjr' > '\(dir)/janus.out' 2>&1 || { cat '\(dir)/janus.out'; exit 1; }
+        '\(python)' '\(tools)/janus_env.py' start --dir '\(dir)/janus' --ip 10.99.0.1 --room 1234 \(janusArgs) --record-dir '\(dir)/mjr' > '\(dir)/janus.out' 2>&1 || { cat '\(dir)/janus.out'; exit 1; }
         timeout 90 '\(Tool.flowrec)' record --janus ws://10.99.0.1:8188 --room 1234 --out '\(dir)' --name room --tracks \
           --ice-host 10.99.0.1 --udp-ports 30000-30009 --duration 60s \(recorderArgs.isEmpty ? "--stop-when-empty 4s" : recorderArgs.joined(separator: " ")) > '\(dir)/record.out' 2> '\(dir)/record.err' &
         rec=$!
@@ -57,7 +58,7 @@ import VideoCompose
 
     /// The shell line that starts publisher `p` in the background.
     static func publish(_ p: Publisher, index i: Int, dir: String) -> String {
-        "timeout 60 '\(LiveNetwork.python)' '\(LiveNetwork.tools)/janus_publish.py' http://10.99.0.1:8088/janus --room 1234 "
+        "timeout 60 '\(LiveNetwork.python)' '\(LiveNetwork.tools)/janus_publish.py' http://10.99.0.1:8088/janus --room \(p.room) "
             + "--display \(p.display) --seconds \(p.seconds) --tone \(p.tone) --colour \(p.colour.r),\(p.colour.g),\(p.colour.b) "
             + "--start-delay \(p.delay) --ice-host 10.99.0.2 > '\(dir)/publisher\(i).json' 2> '\(dir)/publisher\(i).err' &\npids=\"$pids $!\"\n"
     }
@@ -172,5 +173,30 @@ import VideoCompose
         #expect(serverError.contains("10.99.0.1"), "\(serverError)")
         // Nothing was recorded, so nothing poses as a recording.
         #expect(!FileManager.default.fileExists(atPath: dir + "/a/room.json"))
+    }
+
+    @Test(.enabled(if: ready), .timeLimit(.minutes(4)))
+    func aScreenShareRoomGoesIntoTheSameCompositeLarge() throws {
+        let camera = Publisher(display: "alice", tone: 440, colour: (255, 0, 0), seconds: 6)
+        let screen = Publisher(display: "alice", tone: 1000, colour: (255, 255, 0), seconds: 6, room: 1235)
+        let (dir, log) = try record([camera, screen], recorderArgs: ["--screen-room", "1235", "--pipeline", "speaker-1080p",
+                                                                    "--stop-when-empty", "4s"], janusArgs: "--extra-room 1235")
+        let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/room.json"))
+        let manifest = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any], "\(log)")
+        let names = Set((manifest["participants"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String })
+        #expect(names == ["alice", "alice-screen"], "\(names)\n\(log)")
+        #expect(try Probe(dir + "/room.alice-screen.webm").video?.codec == "vp8")
+        // The screen share takes the large tile; the camera sits in the strip.
+        let composite = dir + "/room.webm"
+        let picture = try Decode.picture(composite, at: 3, width: 1920, height: 1080)
+        let tiles = Layout.tiles(.speaker, count: 2, active: 0, canvasWidth: 1920, canvasHeight: 1080)
+        let large = try #require(tiles.max { $0.width * $0.height < $1.width * $1.height })
+        let small = try #require(tiles.min { $0.width * $0.height < $1.width * $1.height })
+        func centre(_ r: PixelRect) -> PixelRect { PixelRect(x: r.x + r.width / 4, y: r.y + r.height / 3, width: r.width / 2, height: r.height / 12) }
+        let big = picture.averageColor(in: centre(large)), strip = picture.averageColor(in: centre(small))
+        #expect(big.y > 180 && big.u < 60, "large tile \(big), expected the yellow screen")
+        #expect(abs(strip.y - 82) < 25 && strip.v > 200, "strip tile \(strip), expected the red camera")
+        let mix = try Decode.audio(composite)
+        #expect(tonePower(mix, 440, from: 2, to: 4) > 1e-5 && tonePower(mix, 1000, from: 2, to: 4) > 1e-5)
     }
 }

@@ -213,3 +213,14 @@ extension JanusRecordingName {
         #expect(throws: IngestError.self) { try RoomScanner.scan(paths: []) }
     }
 }
+
+@Suite struct LiveCaptureNamingTests {
+    @Test func flowrecCapturesAreNamedByFile() {
+        #expect(RoomScanner.liveCaptureParticipant(path: "/rec/demo-20261130T080000Z.capture/alice.pcap") == "alice")
+        #expect(RoomScanner.liveCaptureParticipant(path: "rec/room.capture/alice-screen@2.pcap") == "alice-screen")
+        #expect(RoomScanner.liveCaptureParticipant(path: "room.capture/p1.pcap") == "p1")
+        #expect(RoomScanner.liveCaptureParticipant(path: "/rec/other/alice.pcap") == nil)
+        #expect(RoomScanner.liveCaptureParticipant(path: "/rec/x.capture/alice.mjr") == nil)
+        #expect(RoomScanner.liveCaptureParticipant(path: "/rec/x.capture/v1.5.pcap") == "v1.5")
+    }
+}
