@@ -1,5 +1,5 @@
-/// Local candidates: host addresses from the driver, and a server-reflexive one from a Binding
-/// request to the STUN server (RFC 8445 §5.1.1).
+/// Local candidates: host addresses from the driver, a server-reflexive one from a Binding
+/// request to the STUN server (RFC 8445 §5.1.1), and a relayed one (see ICEAgent+TURN.swift).
 extension ICEAgent {
     /// The STUN-server Binding request: RFC 8489 §6.2.1 retransmissions (RTO 500 ms, doubling, at
     /// most 7), but given up after 10 s in all.
@@ -23,14 +23,14 @@ extension ICEAgent {
         // Unchecked pairs of its family move to it when it ranks higher.
         for index in checklist.pairs.indices {
             var pair = checklist[index]
-            guard pair.remote.isIPv6 == candidate.isIPv6, pair.state == .frozen || pair.state == .waiting,
+            guard pair.local.type != .relayed, pair.remote.isIPv6 == candidate.isIPv6, pair.state == .frozen || pair.state == .waiting,
                   pair.local.priority < candidate.priority else { continue }
             pair.local = candidate
             pair.updatePriority(role: role)
             checklist[index] = pair
         }
         if !concluded {
-            for remote in remoteCandidates where remote.isIPv6 == candidate.isIPv6 { pairIndex(for: remote) }
+            for remote in remoteCandidates where remote.isIPv6 == candidate.isIPv6 { pairIndex(for: remote, relayed: false) }
         }
         return candidate
     }
@@ -49,20 +49,22 @@ extension ICEAgent {
         }
         let id = newTransactionID()
         let request = STUNMessage(messageClass: .request, transactionID: id)
-        transactions[id] = ICETransaction(purpose: .gather(base: base), datagram: request.serialized(), destination: server,
+        transactions[id] = ICETransaction(purpose: .gather(base: base), datagram: request.serialized(),
+                                          path: ICEPath(remote: server, relayed: false),
                                           responseKey: nil, nowMicros: self.nowMicros, rto: Self.gatherRTOMicros,
                                           maxRTO: Self.gatherTimeoutMicros, maxTransmissions: Self.gatherMaxTransmissions,
                                           giveUpAfter: Self.gatherTimeoutMicros)
     }
 
     /// No more local candidates will be added: emits ``ICEEvent/gatheringComplete`` (once a
-    /// server-reflexive request in flight is done).
+    /// server-reflexive request or a TURN allocation in flight is done).
     public func finishGathering() {
         if !gatherPending { completeGathering() }
     }
 
     var gatherPending: Bool {
-        transactions.values.contains { if case .gather = $0.purpose { true } else { false } }
+        turn?.phase == .wanted || turn?.phase == .allocating
+            || transactions.values.contains { if case .gather = $0.purpose { true } else { false } }
     }
 
     /// The STUN server answered (the transaction is already removed).

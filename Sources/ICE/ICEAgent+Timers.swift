@@ -1,11 +1,25 @@
 /// Everything time-driven: paced checks (RFC 8445 §6.1.4), retransmissions, nomination (§8.1.1),
 /// consent freshness (RFC 7675), timeouts, and the connection state.
 extension ICEAgent {
-    /// Sends what is due at `nowMicros`: retransmissions, the STUN-server request, at most one
-    /// paced check (triggered ones first), a consent check; and applies timeouts.
+    /// Sends what is due at `nowMicros`: retransmissions, the STUN-server request, TURN requests
+    /// (allocation, refreshes, permissions, channels), at most one paced check (triggered ones
+    /// first), a consent check; and applies timeouts. After ``close()`` only the release of the
+    /// TURN allocation goes on.
     public func poll(nowMicros: Int64) -> [ICETransmit] {
         advance(nowMicros)
-        guard !closed else { return [] }
+        var out = sendDueTransactions()
+        guard !closed else { return out }
+        maintainTURN()
+        out += sendDueTransactions()
+        nominateIfDue()
+        if let check = sendPacedCheck() { out.append(check) }
+        if let consent = sendConsentCheckIfDue() { out.append(consent) }
+        updateState()
+        return out
+    }
+
+    /// (Re)transmits the transactions that are due, oldest first, and gives up those that are done.
+    func sendDueTransactions() -> [ICETransmit] {
         var out: [ICETransmit] = []
         let due = transactions.filter { $0.value.dueMicros <= self.nowMicros }
             .sorted { a, b in
@@ -16,28 +30,29 @@ extension ICEAgent {
             switch step {
             case .send(let datagram):
                 transactions[id] = transaction
-                if transaction.transmissions > 1 { stats.retransmissions += 1 }
-                out.append(ICETransmit(datagram: datagram, destination: transaction.destination))
+                if transaction.transmissions > 1 {
+                    stats.retransmissions += 1
+                } else if case .turn = transaction.purpose {
+                    stats.turnRequestsSent += 1
+                }
+                out.append(transmit(datagram, path: transaction.path))
             case .timeout:
                 transactions[id] = nil
                 timedOut(transaction)
             }
         }
-        nominateIfDue()
-        if let check = sendPacedCheck() { out.append(check) }
-        if let consent = sendConsentCheckIfDue() { out.append(consent) }
-        updateState()
         return out
     }
 
     /// When ``poll(nowMicros:)`` should next be called; at or before now means now. Nil when
     /// nothing is scheduled (until something is received or signalled).
     public var nextDeadlineMicros: Int64? {
-        guard !closed else { return nil }
         var deadline = transactions.values.map(\.dueMicros).min()
+        guard !closed else { return deadline }
         func consider(_ time: Int64?) {
             if let time { deadline = min(deadline ?? time, time) }
         }
+        consider(turnDueMicros)
         guard !failed else { return deadline }
         if canCheck, checklist.peekNext(ordinary: !concluded) != nil { consider(max(nextCheckMicros, nowMicros)) }
         consider(nominationDueMicros)
@@ -60,7 +75,7 @@ extension ICEAgent {
     func sendPacedCheck() -> ICETransmit? {
         guard canCheck, nowMicros >= nextCheckMicros, let remoteCredentials,
               let check = checklist.takeNext(ordinary: !concluded),
-              let index = checklist.index(of: check.remote) else { return nil }
+              let index = checklist.index(of: check.path) else { return nil }
         let pair = checklist[index]
         let id = newTransactionID()
         let key = Array(remoteCredentials.pwd.utf8)
@@ -69,8 +84,8 @@ extension ICEAgent {
             priority: ICECandidate.priority(type: .peerReflexive, localPreference: pair.local.localPreference),
             controlling: role == .controlling, tieBreaker: tieBreaker, useCandidate: check.useCandidate)
         var transaction = ICETransaction(
-            purpose: .check(remote: check.remote, useCandidate: check.useCandidate, role: role),
-            datagram: request.serialized(integrityKey: key), destination: check.remote, responseKey: key,
+            purpose: .check(path: check.path, useCandidate: check.useCandidate, role: role),
+            datagram: request.serialized(integrityKey: key), path: check.path, responseKey: key,
             nowMicros: nowMicros, rto: options.checkRTOMicros, maxRTO: options.checkMaxRTOMicros,
             maxTransmissions: options.checkMaxTransmissions)
         guard case .send(let datagram) = transaction.step(nowMicros: nowMicros) else { return nil }
@@ -79,22 +94,24 @@ extension ICEAgent {
         stats.checksSent += 1
         nextCheckMicros = nowMicros + options.pacingMicros
         if checkingStartedMicros == nil { checkingStartedMicros = nowMicros }
-        return ICETransmit(datagram: datagram, destination: check.remote)
+        return transmit(datagram, path: check.path)
     }
 
     /// A transaction got no response in time.
     func timedOut(_ transaction: ICETransaction) {
         switch transaction.purpose {
-        case .check(let remote, let useCandidate, _):
+        case .check(let path, let useCandidate, _):
             if transaction.cancelled {
-                if useCandidate && nominating == remote { nominating = nil }
+                if useCandidate && nominating == path { nominating = nil }
             } else {
-                checkFailed(remote, nomination: useCandidate)
+                checkFailed(path, nomination: useCandidate)
             }
         case .consent:
             break   // consent runs on its own clock
         case .gather:
             if !gatherPending { completeGathering() }
+        case .turn(let request, _):
+            turnTimedOut(request)
         }
     }
 
@@ -113,9 +130,9 @@ extension ICEAgent {
     /// Sends USE-CANDIDATE on the best valid pair, as the next triggered check.
     func nominateIfDue() {
         guard let due = nominationDueMicros, nowMicros >= due, let best = checklist.bestValid else { return }
-        let remote = checklist[best].remote.address
-        nominating = remote
-        checklist.trigger(.init(remote: remote, useCandidate: true), first: true)
+        let path = checklist[best].path
+        nominating = path
+        checklist.trigger(.init(path: path, useCandidate: true), first: true)
     }
 
     // MARK: Consent freshness (RFC 7675)
@@ -132,15 +149,15 @@ extension ICEAgent {
             controlling: role == .controlling, tieBreaker: tieBreaker)
         let datagram = request.serialized(integrityKey: key)
         let interval = consentInterval()
-        var transaction = ICETransaction(purpose: .consent(remote: selection.remote.address), datagram: datagram,
-                                         destination: selection.remote.address, responseKey: key, nowMicros: nowMicros,
+        var transaction = ICETransaction(purpose: .consent(path: selection.path), datagram: datagram,
+                                         path: selection.path, responseKey: key, nowMicros: nowMicros,
                                          rto: interval, maxRTO: interval, maxTransmissions: 1)
         _ = transaction.step(nowMicros: nowMicros)   // this first transmission is the only one
         transactions[id] = transaction
         selection.nextConsentMicros = nowMicros + interval
         self.selection = selection
         stats.consentChecksSent += 1
-        return ICETransmit(datagram: datagram, destination: selection.remote.address)
+        return transmit(datagram, path: selection.path)
     }
 
     // MARK: State
@@ -188,7 +205,12 @@ extension ICEAgent {
         failed = true
         selection = nil
         nominating = nil
-        transactions = transactions.filter { if case .gather = $0.value.purpose { true } else { false } }
+        transactions = transactions.filter {
+            switch $0.value.purpose {
+            case .gather, .turn: true
+            case .check, .consent: false
+            }
+        }
     }
 
     /// Selected, the peer has no more candidates and nothing is left to check.

@@ -8,8 +8,13 @@
 ///
 /// Not thread-safe: one driver (one actor or event loop) owns an agent.
 ///
-/// Not yet: relayed candidates (``ICEAgentOptions/turnServer`` is ignored), local peer-reflexive
-/// candidates (a valid pair keeps the local host candidate), components other than 1, TCP.
+/// With ``ICEAgentOptions/turnServer`` (and ``gatherRelayed()``) a TURN allocation (RFC 8656 over
+/// UDP, long-term credentials) on the same socket gives a relayed candidate; pairs on it send
+/// through the server (Send indications, ChannelData once a channel is bound), and what the server
+/// relays comes back unwrapped from ``receive(_:from:nowMicros:)`` as if from the peer.
+///
+/// Not yet: local peer-reflexive candidates (a valid pair keeps the local host candidate),
+/// components other than 1, TCP, TURN over TCP/TLS.
 public final class ICEAgent {
     /// Our role; changes on a role conflict (RFC 8445 §7.3.1.1).
     public internal(set) var role: ICERole
@@ -20,7 +25,7 @@ public final class ICEAgent {
     public internal(set) var remoteCredentials: ICECredentials?
     /// Gathering, pacing and timeouts, as given at `init`.
     public let options: ICEAgentOptions
-    /// Host candidates, then the server-reflexive one.
+    /// Host candidates, then the server-reflexive and relayed ones as they are gathered.
     public internal(set) var localCandidates: [ICECandidate] = []
     /// Usable remote candidates, signalled or peer-reflexive, with canonical IP text.
     public internal(set) var remoteCandidates: [ICECandidate] = []
@@ -39,6 +44,8 @@ public final class ICEAgent {
         var remoteCredentials: ICECredentials
         var lastConsentMicros: Int64
         var nextConsentMicros: Int64
+
+        var path: ICEPath { ICEPath(remote: remote.address, relayed: local.type == .relayed) }
     }
 
     var checklist: ICEChecklist
@@ -52,14 +59,16 @@ public final class ICEAgent {
     var nextCheckMicros: Int64 = .min
     var checkingStartedMicros: Int64?
     var firstValidMicros: Int64?
-    /// Controlling agent: the remote address of the pair a USE-CANDIDATE check is out for.
-    var nominating: STUNAddress?
+    /// Controlling agent: the path of the pair a USE-CANDIDATE check is out for.
+    var nominating: ICEPath?
     var selection: Selection?
     /// Counts ICE restarts.
     var generation = 0
-    /// Remote addresses that sent us an authenticated check or response: application data from
-    /// them is accepted.
-    var authenticatedRemotes: Set<STUNAddress> = []
+    /// Remote addresses (direct or through the relay) that sent us an authenticated check or
+    /// response: application data from them is accepted.
+    var authenticatedRemotes: Set<ICEPath> = []
+    /// The TURN allocation, when ``ICEAgentOptions/turnServer`` is set (and an IP address).
+    var turn: TURNAllocation?
     var remoteEndOfCandidatesReceived = false
     var gatheringComplete = false
     var failed = false
@@ -77,6 +86,9 @@ public final class ICEAgent {
         self.random = random
         self.tieBreaker = tieBreaker ?? random()
         self.checklist = ICEChecklist(maxPairs: options.maxPairs)
+        if let server = options.turnServer, let address = ICECandidate.canonical(server.address) {
+            turn = TURNAllocation(server: server, canonicalAddress: address)
+        }
     }
 
     // MARK: What the driver reads
@@ -87,8 +99,15 @@ public final class ICEAgent {
         selection.map { ($0.local, $0.remote) }
     }
 
-    /// Where application data goes: the selected pair's remote address.
+    /// Where application data goes: the selected pair's remote address (the peer's, also when
+    /// the data goes through the TURN server).
     public var remoteAddress: STUNAddress? { selection?.remote.address }
+
+    /// The relayed candidate, once the TURN server allocated it.
+    public var relayedCandidate: ICECandidate? { turn?.relayed }
+
+    /// Every local candidate is known (``ICEEvent/gatheringComplete`` was emitted).
+    public var isGatheringComplete: Bool { gatheringComplete }
 
     /// The events since the last call, oldest first.
     public func takeEvents() -> [ICEEvent] {
@@ -96,11 +115,12 @@ public final class ICEAgent {
         return events
     }
 
-    /// Wraps application data (DTLS, SRTP) for the selected pair; nil when there is none, or
-    /// consent was lost (RFC 7675 §5.2: stop sending), or the agent is closed.
+    /// Wraps application data (DTLS, SRTP) for the selected pair (in ChannelData or a Send
+    /// indication to the TURN server when its local candidate is relayed); nil when there is none,
+    /// or consent was lost (RFC 7675 §5.2: stop sending), or the agent is closed.
     public func send(_ data: [UInt8]) -> ICETransmit? {
         guard !closed, !failed, let selection else { return nil }
-        return ICETransmit(datagram: data, destination: selection.remote.address)
+        return transmit(data, path: selection.path)
     }
 
     // MARK: Signalling
@@ -127,14 +147,19 @@ public final class ICEAgent {
                 return
             }
             remoteCandidates[known] = candidate
-            if let index = checklist.index(of: address) {
-                checklist[index].remote = candidate
-                checklist[index].updatePriority(role: role)
+            for relayed in [false, true] {
+                if let index = checklist.index(of: ICEPath(remote: address, relayed: relayed)) {
+                    checklist[index].remote = candidate
+                    checklist[index].updatePriority(role: role)
+                }
             }
             return
         }
         remoteCandidates.append(candidate)
-        if !concluded { pairIndex(for: candidate) }
+        if !concluded {
+            pairIndex(for: candidate, relayed: false)
+            pairIndex(for: candidate, relayed: true)
+        }
     }
 
     /// The peer has sent all its candidates (`a=end-of-candidates`): when every pair then fails,
@@ -167,12 +192,34 @@ public final class ICEAgent {
         updateState()
     }
 
-    /// Stops everything: state `closed`, nothing more is sent or accepted.
-    public func close() {
+    /// Stops everything: state `closed`, nothing more is sent or accepted. A TURN allocation is
+    /// released: the returned Refresh (lifetime 0) should be sent; its retransmissions (and a
+    /// retry with a new NONCE) come from ``poll(nowMicros:)`` for a driver that keeps the socket
+    /// open a little longer, and the answer is taken by ``receive(_:from:nowMicros:)``.
+    @discardableResult
+    public func close() -> [ICETransmit] {
+        guard !closed else { return [] }
         closed = true
         transactions = [:]
         selection = nil
+        var out: [ICETransmit] = []
+        if var turn, turn.phase == .allocated {
+            turn.phase = .releasing
+            turn.refreshMicros = nil
+            turn.permissions = [:]
+            turn.channels = [:]
+            self.turn = turn
+            let id = sendTURN(.refresh(lifetime: 0))
+            if var transaction = transactions[id], case .send(let datagram) = transaction.step(nowMicros: nowMicros) {
+                transactions[id] = transaction
+                stats.turnRequestsSent += 1
+                out.append(ICETransmit(datagram: datagram, destination: transaction.path.remote))
+            }
+        } else if turn?.phase == .wanted || turn?.phase == .allocating {
+            turn?.phase = .failed
+        }
         updateState()
+        return out
     }
 
     // MARK: Shared helpers
@@ -198,17 +245,30 @@ public final class ICEAgent {
         localCandidates.filter { $0.type == .host && $0.isIPv6 == ipv6 }.max { $0.priority < $1.priority }
     }
 
-    /// The pair towards `remote`, created if missing (nil without a local candidate of its
-    /// family, or when the checklist is full of better pairs).
+    /// The pair towards `remote` (through the relay when `relayed`), created if missing (nil
+    /// without a local candidate of its family, or when the checklist is full of better pairs).
+    /// A new relayed pair gets a permission on the TURN server (from the next poll).
     @discardableResult
-    func pairIndex(for remote: ICECandidate) -> Int? {
-        if let index = checklist.index(of: remote.address) { return index }
-        guard let local = bestLocal(ipv6: remote.isIPv6) else { return nil }
+    func pairIndex(for remote: ICECandidate, relayed: Bool) -> Int? {
+        if let index = checklist.index(of: ICEPath(remote: remote.address, relayed: relayed)) { return index }
+        let local: ICECandidate
+        if relayed {
+            guard turn?.phase == .allocated, let candidate = turn?.relayed, candidate.isIPv6 == remote.isIPv6 else { return nil }
+            local = candidate
+        } else {
+            guard let candidate = bestLocal(ipv6: remote.isIPv6) else { return nil }
+            local = candidate
+        }
         guard let index = checklist.add(ICECandidatePair(local: local, remote: remote, role: role)) else {
             stats.pairsDropped += 1
             return nil
         }
         return index
+    }
+
+    /// A datagram to `path`: as it is, or wrapped for the TURN server.
+    func transmit(_ datagram: [UInt8], path: ICEPath) -> ICETransmit {
+        path.relayed ? relayTransmit(datagram, to: path.remote) : ICETransmit(datagram: datagram, destination: path.remote)
     }
 
     func switchRole(to newRole: ICERole) {
@@ -227,8 +287,8 @@ public final class ICEAgent {
         let pair = checklist[index]
         guard let remoteCredentials else { return }
         if let current = selection, current.generation == generation,
-           current.remote.address == pair.remote.address || current.priority > pair.priority { return }
-        if nominating == pair.remote.address { nominating = nil }
+           current.path == pair.path || current.priority > pair.priority { return }
+        if nominating == pair.path { nominating = nil }
         selection = Selection(local: pair.local, remote: pair.remote, priority: pair.priority, generation: generation,
                               localCredentials: localCredentials, remoteCredentials: remoteCredentials,
                               lastConsentMicros: nowMicros, nextConsentMicros: nowMicros + consentInterval())

@@ -30,5 +30,30 @@ public struct ICEAgentStats: Sendable, Equatable {
     /// Non-STUN datagrams from an address that never authenticated itself.
     public var applicationDataDropped = 0
 
+    // MARK: TURN (RFC 8656)
+
+    /// TURN requests sent (first transmissions; retransmissions count in `retransmissions`).
+    public var turnRequestsSent = 0
+    /// Allocations granted, and allocations given up (no answer, an error, a malformed success):
+    /// gathering then completes without a relayed candidate.
+    public var turnAllocations = 0
+    public var turnAllocationFailures = 0
+    /// Error responses other than the 401/438 challenges answered with new credentials.
+    public var turnErrorResponses = 0
+    /// TURN requests that got no answer after all their transmissions.
+    public var turnTimeouts = 0
+    /// Successful Refresh, CreatePermission and ChannelBind responses.
+    public var turnRefreshes = 0
+    public var turnPermissions = 0
+    public var turnChannelBinds = 0
+    /// The allocation was released (a Refresh with lifetime 0 answered) after `close()`.
+    public var turnReleases = 0
+    /// Datagrams sent through the relay (Send indications, ChannelData) and received from it
+    /// (Data indications, ChannelData).
+    public var relayedSent = 0
+    public var relayedReceived = 0
+    /// ChannelData on a channel we did not bind, Data indications without a peer or data.
+    public var relayedDropped = 0
+
     public init() {}
 }

@@ -1,7 +1,17 @@
+/// How a datagram reaches a remote transport address or came from it: straight from the driver's
+/// socket, or through the TURN relay (wrapped in a Send indication or ChannelData).
+struct ICEPath: Hashable, CustomStringConvertible {
+    var remote: STUNAddress
+    var relayed: Bool
+
+    var description: String { relayed ? "\(remote) (relayed)" : remote.description }
+}
+
 /// One pair of the checklist (RFC 8445 §6.1.2): a local and a remote candidate and where its
-/// connectivity check stands. The agent keeps at most one pair per remote address: every local
-/// candidate shares the driver's one socket, so pairs differing only in the local candidate are
-/// redundant (§6.1.2.4, same base) and the highest-priority local candidate stands for them all.
+/// connectivity check stands. The agent keeps at most two pairs per remote address, one per
+/// ``ICEPath``: every host and server-reflexive candidate shares the driver's one socket, so pairs
+/// differing only in those local candidates are redundant (§6.1.2.4, same base) and the
+/// highest-priority host candidate stands for them all; the relayed candidate has its own base.
 struct ICECandidatePair {
     enum State: Equatable {
         case frozen, waiting, inProgress, succeeded, failed
@@ -21,6 +31,9 @@ struct ICECandidatePair {
         self.remote = remote
         updatePriority(role: role)
     }
+
+    /// Where its checks go: to the remote candidate, through the relay when the local one is relayed.
+    var path: ICEPath { ICEPath(remote: remote.address, relayed: local.type == .relayed) }
 
     /// Pairs with equal foundations are expected to behave alike (the frozen algorithm, §6.1.2.6).
     var foundation: String { local.foundation + "/" + remote.foundation }

@@ -1,9 +1,9 @@
 /// The checklist (RFC 8445 §6.1.2) with its triggered-check queue (§7.3.1.4): which pair to check
-/// next. Pairs are keyed by their remote address (see ``ICECandidatePair``).
+/// next. Pairs are keyed by their path (see ``ICECandidatePair``).
 struct ICEChecklist {
-    /// A check to send: on the pair towards `remote`, nominating when `useCandidate`.
+    /// A check to send: on the pair of `path`, nominating when `useCandidate`.
     struct Check: Equatable {
-        var remote: STUNAddress
+        var path: ICEPath
         var useCandidate: Bool
     }
 
@@ -16,8 +16,8 @@ struct ICEChecklist {
         self.maxPairs = max(1, maxPairs)
     }
 
-    func index(of remote: STUNAddress) -> Int? {
-        pairs.firstIndex { $0.remote.address == remote }
+    func index(of path: ICEPath) -> Int? {
+        pairs.firstIndex { $0.path == path }
     }
 
     subscript(index: Int) -> ICECandidatePair {
@@ -46,15 +46,15 @@ struct ICEChecklist {
     }
 
     mutating func remove(at index: Int) {
-        let remote = pairs[index].remote.address
-        triggered.removeAll { $0.remote == remote }
+        let path = pairs[index].path
+        triggered.removeAll { $0.path == path }
         pairs.remove(at: index)
     }
 
     /// ICE processing is over (a pair is selected): drop the pairs not yet checked (§8.1.2).
     mutating func removeUnchecked() {
         for index in pairs.indices.reversed() where pairs[index].state == .frozen || pairs[index].state == .waiting {
-            if !triggered.contains(where: { $0.remote == pairs[index].remote.address }) { remove(at: index) }
+            if !triggered.contains(where: { $0.path == pairs[index].path }) { remove(at: index) }
         }
     }
 
@@ -86,7 +86,7 @@ struct ICEChecklist {
     func peekNext(ordinary: Bool) -> Check? {
         if let entry = triggered.first(where: isActionable) { return entry }
         guard ordinary, let index = nextOrdinary() else { return nil }
-        return Check(remote: pairs[index].remote.address, useCandidate: false)
+        return Check(path: pairs[index].path, useCandidate: false)
     }
 
     /// The next check to send (§6.1.4.2): the first actionable triggered check, else (when
@@ -100,12 +100,12 @@ struct ICEChecklist {
         }
         triggered.removeAll()
         guard ordinary, let index = nextOrdinary() else { return nil }
-        return Check(remote: pairs[index].remote.address, useCandidate: false)
+        return Check(path: pairs[index].path, useCandidate: false)
     }
 
     /// A triggered check still worth sending: its pair exists and is not valid yet, or it nominates.
     private func isActionable(_ check: Check) -> Bool {
-        guard let index = index(of: check.remote) else { return false }
+        guard let index = index(of: check.path) else { return false }
         return check.useCandidate ? pairs[index].isValid : !pairs[index].isValid
     }
 

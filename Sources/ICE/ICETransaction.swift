@@ -3,12 +3,15 @@
 /// one more RTO of waiting).
 struct ICETransaction {
     enum Purpose: Equatable {
-        /// A connectivity check on the pair towards `remote`, sent in `role`, nominating when `useCandidate`.
-        case check(remote: STUNAddress, useCandidate: Bool, role: ICERole)
+        /// A connectivity check on the pair of `path`, sent in `role`, nominating when `useCandidate`.
+        case check(path: ICEPath, useCandidate: Bool, role: ICERole)
         /// A consent-freshness check (RFC 7675) on the selected pair.
-        case consent(remote: STUNAddress)
+        case consent(path: ICEPath)
         /// A Binding request to the STUN server for a server-reflexive candidate on `base`.
         case gather(base: ICECandidate)
+        /// A request to the TURN server; `attempt` counts the times it was sent again after a
+        /// 401 or 438 (new NONCE).
+        case turn(TURNRequest, attempt: Int)
     }
 
     enum Step: Equatable {
@@ -17,9 +20,12 @@ struct ICETransaction {
     }
 
     let purpose: Purpose
+    /// The STUN message; on a relayed path it is wrapped for the relay at each transmission.
     let datagram: [UInt8]
-    let destination: STUNAddress
-    /// The password that authenticates the response (the remote one); nil for the STUN server.
+    /// Where it goes, and where the response must come from.
+    let path: ICEPath
+    /// The key that authenticates the response (the remote password, or the TURN long-term key);
+    /// nil for the STUN server and unauthenticated TURN requests.
     let responseKey: [UInt8]?
     /// When the next step is due: a (re)transmission, or giving up.
     private(set) var dueMicros: Int64
@@ -32,11 +38,11 @@ struct ICETransaction {
     private(set) var cancelled = false
 
     /// A transaction whose first transmission is due at `nowMicros`.
-    init(purpose: Purpose, datagram: [UInt8], destination: STUNAddress, responseKey: [UInt8]?, nowMicros: Int64,
+    init(purpose: Purpose, datagram: [UInt8], path: ICEPath, responseKey: [UInt8]?, nowMicros: Int64,
          rto: Int64, maxRTO: Int64, maxTransmissions: Int, giveUpAfter: Int64 = .max) {
         self.purpose = purpose
         self.datagram = datagram
-        self.destination = destination
+        self.path = path
         self.responseKey = responseKey
         self.dueMicros = nowMicros
         self.rto = max(1, rto)

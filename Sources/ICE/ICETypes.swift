@@ -120,8 +120,8 @@ public struct TURNServer: Sendable, Equatable {
 public struct ICEAgentOptions: Sendable {
     /// Server-reflexive candidate via a Binding request to this STUN server.
     public var stunServer: STUNAddress?
-    /// Relayed candidate via an Allocate on this TURN server. Not implemented yet: ``ICEAgent``
-    /// ignores it.
+    /// Relayed candidate via an Allocate on this TURN server (RFC 8656 over UDP), started by
+    /// ``ICEAgent/gatherRelayed()``.
     public var turnServer: TURNServer?
     /// Pacing of connectivity checks (RFC 8445 Ta).
     public var pacingMicros: Int64 = 50_000

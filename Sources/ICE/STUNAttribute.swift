@@ -18,6 +18,22 @@ public enum STUNAttribute: Sendable, Equatable {
     case fingerprint(UInt32)
     /// At most 763 bytes of UTF-8.
     case software(String)
+    /// TURN (RFC 8656 §18): the channel of a ChannelBind (0x4000...0x7FFE, in the top 16 bits).
+    case channelNumber(UInt16)
+    /// TURN: the allocation's or refresh's lifetime in seconds.
+    case lifetime(UInt32)
+    /// TURN: the peer of a Send or Data indication, CreatePermission or ChannelBind (XORed like
+    /// XOR-MAPPED-ADDRESS).
+    case xorPeerAddress(STUNAddress)
+    /// TURN: the application data of a Send or Data indication.
+    case data([UInt8])
+    /// Long-term credentials (RFC 8489 §14.9, §14.10): at most 763 bytes of UTF-8 each.
+    case realm(String)
+    case nonce(String)
+    /// TURN: the allocated relayed transport address.
+    case xorRelayedAddress(STUNAddress)
+    /// TURN: the IP protocol number of the allocation's transport (17, UDP).
+    case requestedTransport(UInt8)
     case unknown(type: UInt16, value: [UInt8])
 
     /// Attribute type codes.
@@ -27,6 +43,14 @@ public enum STUNAttribute: Sendable, Equatable {
         public static let messageIntegrity: UInt16 = 0x0008
         public static let errorCode: UInt16 = 0x0009
         public static let unknownAttributes: UInt16 = 0x000A
+        public static let channelNumber: UInt16 = 0x000C
+        public static let lifetime: UInt16 = 0x000D
+        public static let xorPeerAddress: UInt16 = 0x0012
+        public static let data: UInt16 = 0x0013
+        public static let realm: UInt16 = 0x0014
+        public static let nonce: UInt16 = 0x0015
+        public static let xorRelayedAddress: UInt16 = 0x0016
+        public static let requestedTransport: UInt16 = 0x0019
         public static let xorMappedAddress: UInt16 = 0x0020
         public static let priority: UInt16 = 0x0024
         public static let useCandidate: UInt16 = 0x0025
@@ -50,6 +74,14 @@ public enum STUNAttribute: Sendable, Equatable {
         case .messageIntegrity: Kind.messageIntegrity
         case .fingerprint: Kind.fingerprint
         case .software: Kind.software
+        case .channelNumber: Kind.channelNumber
+        case .lifetime: Kind.lifetime
+        case .xorPeerAddress: Kind.xorPeerAddress
+        case .data: Kind.data
+        case .realm: Kind.realm
+        case .nonce: Kind.nonce
+        case .xorRelayedAddress: Kind.xorRelayedAddress
+        case .requestedTransport: Kind.requestedTransport
         case .unknown(let type, _): type
         }
     }
@@ -112,6 +144,25 @@ public enum STUNAttribute: Sendable, Equatable {
             return .fingerprint(readUInt32(bytes, start))
         case Kind.software:
             return .software(try text("SOFTWARE", max: maxTextBytes, from: start))
+        case Kind.channelNumber:
+            try need(4, "CHANNEL-NUMBER")
+            return .channelNumber(readUInt16(bytes, start))
+        case Kind.lifetime:
+            try need(4, "LIFETIME")
+            return .lifetime(readUInt32(bytes, start))
+        case Kind.xorPeerAddress:
+            return .xorPeerAddress(try decodeAddress(bytes, start: start, length: length, xor: transactionID))
+        case Kind.data:
+            return .data(Array(value))
+        case Kind.realm:
+            return .realm(try text("REALM", max: maxTextBytes, from: start))
+        case Kind.nonce:
+            return .nonce(try text("NONCE", max: maxTextBytes, from: start))
+        case Kind.xorRelayedAddress:
+            return .xorRelayedAddress(try decodeAddress(bytes, start: start, length: length, xor: transactionID))
+        case Kind.requestedTransport:
+            try need(4, "REQUESTED-TRANSPORT")
+            return .requestedTransport(bytes[start])
         default:
             return .unknown(type: type, value: Array(value))
         }
@@ -172,6 +223,18 @@ public enum STUNAttribute: Sendable, Equatable {
             return mac
         case .fingerprint(let crc):
             return bigEndian(crc)
+        case .channelNumber(let number):
+            return [UInt8(number >> 8), UInt8(number & 0xFF), 0, 0]
+        case .lifetime(let seconds):
+            return bigEndian(seconds)
+        case .xorPeerAddress(let address), .xorRelayedAddress(let address):
+            return Self.encodeAddress(address, xor: transactionID)
+        case .data(let bytes):
+            return bytes
+        case .realm(let s), .nonce(let s):
+            return utf8Prefix(s, Self.maxTextBytes)
+        case .requestedTransport(let proto):
+            return [proto, 0, 0, 0]
         case .unknown(_, let value):
             return value
         }

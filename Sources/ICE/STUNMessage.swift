@@ -24,6 +24,13 @@ public struct STUNMessage: Sendable, Equatable {
 
     public static let magicCookie: UInt32 = 0x2112_A442
     public static let bindingMethod: UInt16 = 0x001
+    /// TURN methods (RFC 8656 §17).
+    public static let allocateMethod: UInt16 = 0x003
+    public static let refreshMethod: UInt16 = 0x004
+    public static let sendMethod: UInt16 = 0x006
+    public static let dataMethod: UInt16 = 0x007
+    public static let createPermissionMethod: UInt16 = 0x008
+    public static let channelBindMethod: UInt16 = 0x009
     static let headerSize = 20
     /// XORed into the CRC-32 of FINGERPRINT ("STUN").
     static let fingerprintXOR: UInt32 = 0x5354_554E
@@ -268,6 +275,42 @@ public struct STUNMessage: Sendable, Equatable {
     public var errorCode: (code: Int, reason: String)? {
         for case .errorCode(let code, let reason) in attributes { return (code, reason) }
         return nil
+    }
+    public var lifetime: UInt32? {
+        for case .lifetime(let value) in attributes { return value }
+        return nil
+    }
+    public var xorPeerAddress: STUNAddress? {
+        for case .xorPeerAddress(let value) in attributes { return value }
+        return nil
+    }
+    public var xorRelayedAddress: STUNAddress? {
+        for case .xorRelayedAddress(let value) in attributes { return value }
+        return nil
+    }
+    public var data: [UInt8]? {
+        for case .data(let value) in attributes { return value }
+        return nil
+    }
+    public var realm: String? {
+        for case .realm(let value) in attributes { return value }
+        return nil
+    }
+    public var nonce: String? {
+        for case .nonce(let value) in attributes { return value }
+        return nil
+    }
+    public var channelNumber: UInt16? {
+        for case .channelNumber(let value) in attributes { return value }
+        return nil
+    }
+    public var requestedTransport: UInt8? {
+        for case .requestedTransport(let value) in attributes { return value }
+        return nil
+    }
+    /// Whether a MESSAGE-INTEGRITY attribute was received.
+    public var hasMessageIntegrity: Bool {
+        attributes.contains { if case .messageIntegrity = $0 { true } else { false } }
     }
 }
 

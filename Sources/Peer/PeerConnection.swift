@@ -92,6 +92,9 @@ public final class PeerConnection {
     public private(set) var stats = PeerStats()
     public private(set) var isConnected = false
     public private(set) var failure: String?
+    /// Every local candidate is known: the host ones from the start, the relayed one (with
+    /// `options.ice.turnServer`) once the TURN server answered or was given up.
+    public var isGatheringComplete: Bool { ice.isGatheringComplete }
 
     private let options: PeerOptions
     /// What every answer is made from: credentials, fingerprint, role, candidates, o= line.
@@ -107,6 +110,7 @@ public final class PeerConnection {
     private var transmits: [ICETransmit] = []
     private var received: [ReceivedPacket] = []
     private var events: [PeerEvent] = []
+    private var trickled: [String] = []
 
     /// Answers `offer` (SDP text). `hostAddresses` are the addresses of the one UDP socket the
     /// driver reads for this peer; they become our host candidates.
@@ -124,6 +128,8 @@ public final class PeerConnection {
         }
         let ice = ICEAgent(role: .controlled, local: credentials, options: options.ice)
         let candidates = hostAddresses.compactMap { ice.addLocalHostCandidate($0) }
+        // With a TURN server the relayed candidate comes later (see `takeTrickledCandidates`).
+        ice.gatherRelayed()
         ice.finishGathering()
         localCredentials = credentials
         answerTemplate = AnswerOptions(iceUfrag: credentials.ufrag, icePwd: credentials.pwd,
@@ -208,6 +214,14 @@ public final class PeerConnection {
         ice.addRemoteCandidate(candidate)
     }
 
+    /// Local candidates gathered after the answer was made (the relayed one), as `a=candidate`
+    /// values, each returned once: the driver trickles them (Janus `trickle`; a WHIP server cannot
+    /// push them). Later answers (renegotiation, ICE restart fragments) include them.
+    public func takeTrickledCandidates() -> [String] {
+        defer { trickled.removeAll() }
+        return trickled
+    }
+
     /// Takes one datagram from the socket.
     public func receive(_ datagram: [UInt8], from: STUNAddress, nowMicros: Int64) {
         switch ice.receive(datagram, from: from, nowMicros: nowMicros) {
@@ -264,7 +278,7 @@ public final class PeerConnection {
     public func close() {
         if isConnected { sendRTCP([.goodbye(Goodbye(ssrcs: [localSSRC], reason: "recording ended"))]) }
         for record in dtls.close() { if let t = ice.send(record) { transmits.append(t) } }
-        ice.close()
+        transmits += ice.close()   // releases a TURN allocation
         isConnected = false
     }
 
@@ -285,6 +299,11 @@ public final class PeerConnection {
                 guard !dtlsStarted else { continue }
                 dtlsStarted = true
                 sendDTLS(dtls.start(nowMillis: nowMicros / 1000))
+            case .localCandidate(let candidate):
+                let line = candidate.sdpValue
+                guard !answerTemplate.candidates.contains(line) else { continue }
+                answerTemplate.candidates.append(line)
+                trickled.append(line)
             default: break
             }
         }

@@ -200,7 +200,7 @@ import Testing
             }
             let from = round % 5 == 0 ? STUNAddress(ip: "fd00::\(round % 7)", port: UInt16(round % 3)) : Self.peer
             switch agent.receive(bytes, from: from, nowMicros: now) {
-            case .applicationData(_, let source): #expect(source == Self.peer || agent.authenticatedRemotes.contains(source))
+            case .applicationData(_, let source): #expect(source == Self.peer || agent.authenticatedRemotes.contains(ICEPath(remote: source, relayed: false)))
             case .handled: accepted += 1
             case .dropped: break
             }

@@ -11,8 +11,9 @@ final class VirtualNetwork {
         let host: STUNAddress
         let publicAddress: STUNAddress
         var events: [(time: Int64, event: ICEEvent)] = []
-        /// Application data received.
+        /// Application data received, and from whom (as the agent says: the peer, also when relayed).
         var received: [[UInt8]] = []
+        var receivedFrom: [STUNAddress] = []
 
         init(agent: ICEAgent, host: STUNAddress, publicAddress: STUNAddress) {
             self.agent = agent
@@ -57,6 +58,13 @@ final class VirtualNetwork {
     private(set) var lost = 0
     /// A STUN server: its address and what it answers a request from a public address with.
     var stunServer: (address: STUNAddress, answer: ([UInt8], STUNAddress) -> [UInt8]?)?
+    /// A TURN server model: takes what is sent to its address or to one of its relayed addresses.
+    var turnServer: TURNServerModel?
+    /// Drops a datagram between two endpoints (public source, destination) when true; what goes to
+    /// or comes from the TURN server is not filtered.
+    var blocked: (STUNAddress, STUNAddress) -> Bool = { _, _ in false }
+    /// Datagrams dropped by `blocked`.
+    private(set) var blockedCount = 0
     private var inFlight: [Packet] = []
     private var sequence = 0
 
@@ -93,7 +101,17 @@ final class VirtualNetwork {
                 if let answer = stunServer.answer(transmit.datagram, source) {
                     enqueue(Packet(at: now + 2 * delayMicros, sequence: 0, to: index, datagram: answer, from: stunServer.address))
                 }
+            } else if let turnServer, let outputs = turnServer.handle(transmit.datagram, from: source, to: transmit.destination, now: now) {
+                // The server sits half-way: each hop takes `delayMicros`.
+                for output in outputs {
+                    guard let target = endpoints.firstIndex(where: { $0.publicAddress == output.to }) else { continue }
+                    enqueue(Packet(at: now + 2 * delayMicros, sequence: 0, to: target, datagram: output.datagram, from: output.from))
+                }
             } else if let target = endpoints.firstIndex(where: { $0.publicAddress == transmit.destination }) {
+                if blocked(source, transmit.destination) {
+                    blockedCount += 1
+                    continue
+                }
                 enqueue(Packet(at: now + delayMicros, sequence: 0, to: target, datagram: transmit.datagram, from: source))
             }
         }
@@ -148,7 +166,9 @@ final class VirtualNetwork {
         let endpoint = endpoints[packet.to]
         switch endpoint.agent.receive(packet.datagram, from: packet.from, nowMicros: now) {
         case .handled(let replies): send(replies, from: packet.to)
-        case .applicationData(let data, _): endpoint.received.append(data)
+        case .applicationData(let data, let from):
+            endpoint.received.append(data)
+            endpoint.receivedFrom.append(from)
         case .dropped: break
         }
     }
