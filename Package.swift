@@ -63,6 +63,7 @@ let package = Package(
         .target(name: "Live", dependencies: [
             "Peer", "WHIP", "Janus", "DTLS", "ICE", "Capture", "Media", "Ingest", "Jobs", "Pipeline",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
 
         /// The Janus videoroom client (WebSocket and HTTP long-poll transports): a silent participant
@@ -106,6 +107,7 @@ let package = Package(
         .testTarget(name: "ICETests", dependencies: ["ICE", "SeededRandom"]),
         .testTarget(name: "PeerTests", dependencies: ["Peer", "RTP", "ICE", "DTLS", "SRTP", "SDP", "Media", "SeededRandom"]),
         .testTarget(name: "WHIPTests", dependencies: ["WHIP"]),
+        .testTarget(name: "LiveTests", dependencies: ["Live"]),
         .testTarget(name: "JanusTests", dependencies: ["Janus", "JSONText", "SeededRandom"]),
         .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP", "RTP"]),
         .testTarget(name: "AudioMixTests", dependencies: ["AudioMix", "Media"]),
