@@ -5,7 +5,7 @@
 set -euo pipefail
 packages=(
   pkg-config bc time libopus-dev libvpx-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
-  libsrtp2-dev libssl-dev libyuv-dev ffmpeg janus-tools janus iproute2 util-linux procps python3-pip
+  libsrtp2-dev libssl-dev libyuv-dev ffmpeg janus-tools janus coturn iproute2 util-linux procps python3-pip
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -27,6 +27,8 @@ final class CaptureRouter {
     /// Packets of m-lines not routed yet, held until their route comes (media may arrive on a new
     /// m-line a moment before the offer that says whose it is). Bounded by ``maxHeld``.
     private var held: [String: [(packet: ReceivedPacket, wallMicros: Int64)]] = [:]
+    /// RTP packets whose m-line is not known yet (an SSRC the current offer did not announce), by SSRC.
+    private var heldBySSRC: [UInt32: [(packet: ReceivedPacket, wallMicros: Int64)]] = [:]
     private var heldCount = 0
     static let maxHeld = 2_000
     /// Packets that had no participant (no m-line known, or dropped from a full hold).
@@ -55,14 +57,23 @@ final class CaptureRouter {
         }
     }
 
+    /// Gives held RTP packets of SSRCs whose m-line is now known (from a renegotiated offer's
+    /// `a=ssrc` lines) their m-line, and writes them if it is routed.
+    func resolve(midOfSSRC: [UInt32: String], nowMicros: Int64) {
+        for ssrc in Array(heldBySSRC.keys) {
+            guard let mid = midOfSSRC[ssrc], let packets = heldBySSRC.removeValue(forKey: ssrc) else { continue }
+            heldCount -= packets.count
+            for (packet, wall) in packets {
+                var placed = packet
+                placed.mid = mid
+                write(placed, wallMicros: wall, nowMicros: nowMicros)
+            }
+        }
+    }
+
     func write(_ packet: ReceivedPacket, wallMicros: Int64, nowMicros: Int64) {
         guard let participant = packet.mid.flatMap({ participantOfMid[$0] }) ?? defaultParticipant else {
-            if let mid = packet.mid, heldCount < Self.maxHeld {
-                held[mid, default: []].append((packet, wallMicros))
-                heldCount += 1
-            } else {
-                unrouted += 1
-            }
+            hold(packet, wallMicros: wallMicros)
             return
         }
         if captures[participant] == nil, openFailures[participant] == nil {
@@ -75,6 +86,23 @@ final class CaptureRouter {
             }
         }
         captures[participant]?.write(packet, wallMicros: wallMicros)
+    }
+
+    private func hold(_ packet: ReceivedPacket, wallMicros: Int64) {
+        guard heldCount < Self.maxHeld else {
+            unrouted += 1
+            return
+        }
+        if let mid = packet.mid {
+            held[mid, default: []].append((packet, wallMicros))
+        } else if packet.kind == .rtp, packet.bytes.count >= 12 {
+            let ssrc = packet.bytes[8..<12].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+            heldBySSRC[ssrc, default: []].append((packet, wallMicros))
+        } else {
+            unrouted += 1
+            return
+        }
+        heldCount += 1
     }
 
     func flushIfDue(nowMicros: Int64) {

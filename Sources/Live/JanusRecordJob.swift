@@ -7,7 +7,7 @@ import NIOPosix
 import Peer
 import Pipeline
 
-/// `flowrec record --janus URL --room ID`: which room of which Janus, what to record, when to stop.
+/// `flowrec record --janus URL --room ID`: which room of which Janus.
 public struct JanusRecordOptions: Sendable {
     /// `ws://host:8188` (WebSocket) or `http://host:8088/janus` (long-poll).
     public var url: String
@@ -23,22 +23,12 @@ public struct JanusRecordOptions: Sendable {
     public var token: String?
     /// Reconnect after a dropped socket, claiming the same Janus session.
     public var reconnect = false
-    public var outFolder: String
-    public var pipeline: PipelineConfig
-    public var baseName: String?
-    public var durationSeconds: Double?
-    /// Stop once nobody has published for this long.
-    public var stopWhenEmptySeconds: Double?
-    public var candidateHosts: [String] = []
-    public var udpPorts: ClosedRange<Int>?
-    public var peer = PeerOptions()
-    public var overwrite = false
+    public var recording: LiveRecordingOptions
 
-    public init(url: String, room: JanusRoomID, outFolder: String, pipeline: PipelineConfig) {
+    public init(url: String, room: JanusRoomID, recording: LiveRecordingOptions) {
         self.url = url
         self.room = room
-        self.outFolder = outFolder
-        self.pipeline = pipeline
+        self.recording = recording
     }
 }
 
@@ -53,9 +43,9 @@ public struct RoomUnavailable: Error, Sendable, CustomStringConvertible {
 public enum JanusRecordJob {
     public static func run(_ options: JanusRecordOptions, stop: StopRequest,
                            log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> (manifest: RecordManifest, path: String) {
-        let recording = try Recording(outFolder: options.outFolder, room: options.room.description, baseName: options.baseName,
-                                      overwrite: options.overwrite)
-        let hosts = options.candidateHosts.isEmpty ? Recording.hostAddresses() : options.candidateHosts
+        let common = options.recording
+        let recording = try Recording(options: common, room: options.room.description, source: "janus")
+        let hosts = common.candidateHosts.isEmpty ? Recording.hostAddresses() : common.candidateHosts
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let certificate = try DTLSCertificate.generate()
         var recorders: [JanusRoomRecorder] = []
@@ -68,27 +58,36 @@ public enum JanusRecordJob {
             do { try await client.start() } catch {
                 for started in clients { await started.stop() }
                 try? await group.shutdownGracefully()
-                rmdir(recording.captureFolder)  // still empty: nothing was recorded
+                recording.abandon()  // nothing was recorded
                 throw RoomUnavailable(description: "Janus room \(room) at \(options.url): \(error)")
             }
             clients.append(client)
-            recorders.append(JanusRoomRecorder(options: options, hosts: hosts, captureFolder: recording.captureFolder, group: group,
+            recorders.append(JanusRoomRecorder(options: common, hosts: hosts, captureFolder: recording.captureFolder, group: group,
                                                certificate: certificate, client: client, nameSuffix: suffix, log: log))
         }
         log("recording Janus room \(options.room)\(options.screenRoom.map { " (screens: room \($0))" } ?? "") at \(options.url); "
             + "ICE host candidates \(hosts.joined(separator: ", "))")
         let following = zip(recorders, clients).map { recorder, client in Task { await recorder.follow(client.events) } }
         let main = recorders[0], screens = recorders.dropFirst().first
-        let reason = await Recording.waitForStop(stop, duration: options.durationSeconds) {
+        let metricsServer = try await recording.serveMetrics(group: group, log: log)
+        let reason = await recording.waitForStop(stop, snapshot: {
+            var snapshot = MetricsSnapshot()
+            for recorder in recorders {
+                let (summaries, present) = await recorder.status()
+                for summary in summaries { snapshot.add(summary) }
+                snapshot.participants += present
+            }
+            return snapshot
+        }, check: {
             if let ended = await main.ended { return ended }
             // Empty: nobody publishing in the room, nor sharing a screen, for long enough.
-            guard let limit = options.stopWhenEmptySeconds, var since = await main.emptySinceMicros else { return nil }
+            guard var since = await main.emptySinceMicros else { return nil }
             if let screens {
                 guard let screensSince = await screens.emptySinceMicros else { return nil }
                 since = max(since, screensSince)
             }
-            return Double(LiveClock.monotonicMicros() - since) >= limit * 1_000_000 ? .empty : nil
-        }
+            return recording.emptyLongEnough(since: since) ? .empty : nil
+        })
         log("stopping (\(reason.rawValue))")
         for task in following { task.cancel() }
         var connections: [PeerSessionSummary] = [], participants: [RecordedParticipant] = [], warnings: [String] = []
@@ -99,15 +98,10 @@ public enum JanusRecordJob {
             participants += p
             warnings += w
         }
+        let finished = Result { try recording.finish(reason, participants: participants, connections: connections, warnings: warnings, log: log) }
+        await metricsServer?.stop()
         try? await group.shutdownGracefully()
-        let ended = Date()
-        let written = try recording.writeOutputs(connections.flatMap { $0.captures }, pipeline: options.pipeline,
-                                                 overwrite: options.overwrite, log: log)
-        let manifest = RecordManifest(room: options.room.description, source: "janus", startedAt: Recording.iso8601(recording.started),
-                                      endedAt: Recording.iso8601(ended), stopReason: reason, participants: participants,
-                                      connections: connections, outputs: written.outputs, captureFolder: recording.captureFolder,
-                                      warnings: warnings + written.warnings)
-        try recording.writeManifest(manifest)
+        let manifest = try finished.get()
         return (manifest, recording.manifestPath)
     }
 }
@@ -123,7 +117,7 @@ actor JanusRoomRecorder {
         var leftMicros: Int64?
     }
 
-    private let options: JanusRecordOptions
+    private let options: LiveRecordingOptions
     private let hosts: [String]
     private let captureFolder: String
     private let group: any EventLoopGroup
@@ -143,7 +137,7 @@ actor JanusRoomRecorder {
     private(set) var ended: StopReason?
     private var warnings: [String] = []
 
-    init(options: JanusRecordOptions, hosts: [String], captureFolder: String, group: any EventLoopGroup,
+    init(options: LiveRecordingOptions, hosts: [String], captureFolder: String, group: any EventLoopGroup,
          certificate: DTLSCertificate, client: JanusClient, nameSuffix: String, log: @escaping @Sendable (String) -> Void) {
         self.options = options
         self.hosts = hosts
@@ -246,6 +240,13 @@ actor JanusRoomRecorder {
             publishers[id]?.leftMicros = now
         }
         emptySinceMicros = list.isEmpty ? (emptySinceMicros ?? LiveClock.monotonicMicros()) : nil
+    }
+
+    /// Every connection's summary so far and how many publishers are present, for the metrics.
+    func status() async -> ([PeerSessionSummary], Int) {
+        var summaries = closedSessions
+        if let session { summaries.append(await session.currentSummary()) }
+        return (summaries, publishers.values.filter { $0.leftMicros == nil }.count)
     }
 
     /// Closes the connection; returns every connection's summary, the participants and warnings.

@@ -124,13 +124,18 @@ final class PeerSession: @unchecked Sendable {
 
     /// Which participant each m-line carries from now on.
     func route(_ mids: [String: String]) {
-        eventLoop.execute { self.captures.route(mids, nowMicros: LiveClock.monotonicMicros()) }
+        eventLoop.execute {
+            let now = LiveClock.monotonicMicros()
+            self.captures.route(mids, nowMicros: now)
+            self.captures.resolve(midOfSSRC: self.peer.negotiated.midOfSSRC, nowMicros: now)
+        }
     }
 
     /// Answers a new offer on this connection (renegotiation).
     func renegotiate(offer: String) async throws -> String {
         try await eventLoop.submit {
             let answer = try self.peer.renegotiate(offer: offer, nowMicros: LiveClock.monotonicMicros())
+            self.captures.resolve(midOfSSRC: self.peer.negotiated.midOfSSRC, nowMicros: LiveClock.monotonicMicros())
             self.drive(now: LiveClock.monotonicMicros())
             return answer
         }.get()

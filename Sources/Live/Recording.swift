@@ -3,6 +3,7 @@ import Ingest
 import Jobs
 import NIOCore
 import NIOPosix
+import Peer
 import Pipeline
 import Synchronization
 
@@ -12,12 +13,19 @@ public enum StopReason: String, Sendable, Codable {
     case duration
     /// `--stop-when-empty`: nobody publishing for that long.
     case empty
+    /// `--max-size`: the captures reached the size limit.
+    case maxSize
     /// SIGINT or SIGTERM.
     case signal
     /// The Janus room was destroyed, or the recorder was kicked out of it.
     case roomClosed
     /// The Janus server was lost for good (its socket dropped and reconnecting failed).
     case serverLost
+    /// Free space on the output's file system fell below `--min-free`.
+    case diskFull
+
+    /// A stop that was planned (the recording is complete as asked), as opposed to one forced on it.
+    public var isPlanned: Bool { [.duration, .empty, .maxSize, .roomClosed].contains(self) }
 }
 
 /// A stop request from outside the job (SIGINT/SIGTERM handlers), safe to set from any thread.
@@ -26,6 +34,41 @@ public final class StopRequest: Sendable {
     public init() {}
     public func request(_ why: StopReason) { reason.withLock { if $0 == nil { $0 = why } } }
     public var requested: StopReason? { reason.withLock { $0 } }
+}
+
+/// What every live recording takes, whatever its source.
+public struct LiveRecordingOptions: Sendable {
+    /// The folder receiving the composite, the per-participant files, the captures and the manifest.
+    public var outFolder: String
+    public var pipeline: PipelineConfig
+    /// The preset name or file the pipeline came from (written to the manifest, so `recover` can redo it).
+    public var pipelineName: String
+    /// The file name base: a template with `{room}` and `{start}` / `{start:STRFTIME}` (UTC);
+    /// default `{room}-{start}` (`{start}` is `%Y%m%dT%H%M%SZ`).
+    public var nameTemplate = "{room}-{start}"
+    public var durationSeconds: Double?
+    /// Stop once nobody has published for this long (counted from the start too).
+    public var stopWhenEmptySeconds: Double?
+    /// Stop (planned) once the captures hold this many bytes.
+    public var maxCaptureBytes: Int64?
+    /// Refuse to start, or stop, when the output's file system has less free space than this.
+    public var minFreeBytes: Int64 = 256 << 20
+    /// The lock file that keeps two runs from recording the same room at once; nil: `<out>/.<source>-<room>.lock`.
+    public var lockPath: String?
+    /// Host candidate addresses; empty: every non-loopback IPv4 interface address.
+    public var candidateHosts: [String] = []
+    /// UDP ports for media sockets (one each); nil: any free port.
+    public var udpPorts: ClosedRange<Int>?
+    public var peer = PeerOptions()
+    public var overwrite = false
+    /// Serve Prometheus metrics and `/health` here while recording (`--metrics [HOST:]PORT`).
+    public var metricsAddress: (host: String, port: Int)?
+
+    public init(outFolder: String, pipeline: PipelineConfig, pipelineName: String) {
+        self.outFolder = outFolder
+        self.pipeline = pipeline
+        self.pipelineName = pipelineName
+    }
 }
 
 /// One participant of a live recording, as the manifest lists it.
@@ -42,59 +85,183 @@ public struct RecordedParticipant: Sendable, Codable, Equatable {
     public var packets: Int
 }
 
+/// Where a recording's manifest says it is.
+public enum ManifestState: String, Sendable, Codable {
+    /// Written at the start: the captures are being written (a crash leaves this; `flowrec recover` finishes it).
+    case recording
+    /// Stopped, captures closed; the WebM files are being made.
+    case writingOutputs = "writing-outputs"
+    case complete
+    /// Finished by `flowrec recover` after an interruption.
+    case recovered
+}
+
 /// What a live recording left behind; also the JSON manifest's content.
 public struct RecordManifest: Sendable, Codable {
     public var room: String
     /// `whip` or `janus`.
     public var source: String
+    public var state: ManifestState
+    public var pipeline: String
+    public var tracks: Bool
     public var startedAt: String
-    public var endedAt: String
-    public var stopReason: StopReason
+    public var endedAt: String?
+    public var stopReason: StopReason?
     public var participants: [RecordedParticipant]
     /// Each peer connection: one per WHIP publisher; one per Janus subscription (a new one after a session reset).
     public var connections: [PeerSessionSummary]
     public var outputs: [OutputFile]
     public var captureFolder: String
     public var warnings: [String]
+    /// What `recover` could not bring back, when it finished an interrupted recording.
+    public var lost: String?
 }
 
-/// Where a live recording's files go, and the steps every live recording shares: refusing to
-/// overwrite, waiting for a stop condition, writing the outputs from the captures, the manifest.
-struct Recording {
+/// Refused to start: another run holds the lock, or the disk is too full. Nothing was recorded.
+public struct CannotStart: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable { case locked, diskFull }
+    public var kind: Kind
+    public var description: String
+}
+
+/// A live recording's files and the steps every live recording shares: the lock, refusing to
+/// overwrite, the manifest at the start and at the end, waiting for a stop condition, writing the
+/// outputs from the captures.
+final class Recording: Sendable {
     let started = Date()
+    let room: String
+    let source: String
+    let options: LiveRecordingOptions
     let base: String
     let captureFolder: String
     let manifestPath: String
     let out: OutputLocation
+    let metrics: RecordingMetrics
+    private let lock: RecordingLock
 
-    /// `<out>/<base>.capture/`, `<out>/<base>.json`, `<out>/<base>.webm`; `base` defaults to `<room>-<UTC start>`.
-    init(outFolder: String, room: String, baseName: String?, overwrite: Bool) throws {
-        base = baseName ?? "\(safeFileName(room))-\(Self.utcStamp(started))"
-        captureFolder = outFolder + "/\(base).capture"
-        manifestPath = outFolder + "/\(base).json"
-        out = OutputLocation(outFolder + "/\(base).webm")
-        if !overwrite {
+    /// Takes the lock, checks free space, refuses to overwrite, creates `<out>/<base>.capture/` and
+    /// writes the first manifest (state `recording`).
+    init(options: LiveRecordingOptions, room: String, source: String) throws {
+        self.options = options
+        self.room = room
+        self.source = source
+        metrics = RecordingMetrics(room: room)
+        base = NameTemplate.expand(options.nameTemplate, room: room, start: started)
+        captureFolder = options.outFolder + "/\(base).capture"
+        manifestPath = options.outFolder + "/\(base).json"
+        out = OutputLocation(options.outFolder + "/\(base).webm")
+        try FileManager.default.createDirectory(atPath: options.outFolder, withIntermediateDirectories: true)
+        lock = try RecordingLock(path: options.lockPath ?? options.outFolder + "/.\(source)-\(safeFileName(room)).lock")
+        if let free = Self.freeBytes(options.outFolder), free < options.minFreeBytes {
+            throw CannotStart(kind: .diskFull, description: "\(options.outFolder): \(free >> 20) MiB free, less than --min-free \(options.minFreeBytes >> 20) MiB")
+        }
+        if !options.overwrite {
             for path in [captureFolder, manifestPath, out.compositePath] where FileManager.default.fileExists(atPath: path) {
                 throw JobError("\(path) exists (use --force to overwrite)")
             }
         }
         try FileManager.default.createDirectory(atPath: captureFolder, withIntermediateDirectories: true)
+        try writeManifest(manifest(state: .recording))
     }
 
-    /// Waits until `stop` is requested, `duration` has passed, or `check` returns a reason (polled every 100 ms).
-    static func waitForStop(_ stop: StopRequest, duration: Double?, check: () async -> StopReason?) async -> StopReason {
+    /// Gives up a recording that never got going (the room could not be joined): no files stay behind.
+    func abandon() {
+        try? FileManager.default.removeItem(atPath: manifestPath)
+        rmdir(captureFolder)
+    }
+
+    /// A manifest of this recording in `state`.
+    func manifest(state: ManifestState, stopReason: StopReason? = nil, ended: Date? = nil, participants: [RecordedParticipant] = [],
+                  connections: [PeerSessionSummary] = [], outputs: [OutputFile] = [], warnings: [String] = []) -> RecordManifest {
+        RecordManifest(room: room, source: source, state: state, pipeline: options.pipelineName, tracks: options.pipeline.tracks,
+                       startedAt: Self.iso8601(started), endedAt: ended.map(Self.iso8601), stopReason: stopReason,
+                       participants: participants, connections: connections, outputs: outputs, captureFolder: captureFolder,
+                       warnings: warnings)
+    }
+
+    /// Starts the metrics server when `--metrics` asked for one.
+    func serveMetrics(group: any EventLoopGroup, log: (String) -> Void) async throws -> MetricsServer? {
+        guard let address = options.metricsAddress else { return nil }
+        let server = MetricsServer(metrics: metrics, group: group)
+        let port = try await server.start(host: address.host, port: address.port)
+        log("metrics on http://\(address.host):\(port)/metrics, health on /health")
+        return server
+    }
+
+    /// Waits until `stop` is requested, a limit is reached (duration, capture size, free space), or
+    /// `check` returns a reason (polled every 100 ms; sizes and metrics every second, from `snapshot`).
+    func waitForStop(_ stop: StopRequest, snapshot: () async -> MetricsSnapshot, check: () async -> StopReason?) async -> StopReason {
         let start = LiveClock.monotonicMicros()
+        var lastSecond = start
         while true {
             try? await Task.sleep(for: .milliseconds(100))
             if let requested = stop.requested { return requested }
-            if let duration, Double(LiveClock.monotonicMicros() - start) >= duration * 1_000_000 { return .duration }
+            let now = LiveClock.monotonicMicros()
+            if let duration = options.durationSeconds, Double(now - start) >= duration * 1_000_000 { return .duration }
+            if now - lastSecond >= 1_000_000 {
+                lastSecond = now
+                let bytes = captureBytes()
+                var current = await snapshot()
+                current.captureBytes = Int(bytes)
+                metrics.update(current)
+                if let free = Self.freeBytes(options.outFolder), free < options.minFreeBytes { return .diskFull }
+                if let limit = options.maxCaptureBytes, bytes >= limit { return .maxSize }
+            }
             if let reason = await check() { return reason }
         }
     }
 
+    /// The stop-when-empty condition for a room empty since `since` (monotonic µs).
+    func emptyLongEnough(since: Int64?) -> Bool {
+        guard let limit = options.stopWhenEmptySeconds, let since else { return false }
+        return Double(LiveClock.monotonicMicros() - since) >= limit * 1_000_000
+    }
+
+    /// Bytes in the capture folder now.
+    func captureBytes() -> Int64 {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: captureFolder)) ?? []
+        return files.reduce(0) { total, name in
+            let size = (try? FileManager.default.attributesOfItem(atPath: captureFolder + "/" + name)[.size] as? Int64) ?? 0
+            return total + (size ?? 0)
+        }
+    }
+
+    /// The last steps of every recording: the manifest says the captures are closed, the outputs are
+    /// made from them by the same code as `transcode`, and the manifest says what was written.
+    func finish(_ reason: StopReason, participants: [RecordedParticipant], connections: [PeerSessionSummary], warnings: [String],
+                log: (String) -> Void) throws -> RecordManifest {
+        let ended = Date()
+        var manifest = manifest(state: .writingOutputs, stopReason: reason, ended: ended, participants: participants,
+                                connections: connections, warnings: warnings)
+        try writeManifest(manifest)
+        var final = MetricsSnapshot()
+        for connection in connections { final.add(connection) }
+        final.participants = participants.count
+        final.captureBytes = Int(captureBytes())
+        metrics.update(final)
+        metrics.setState(.writingOutputs)
+        let written: (outputs: [OutputFile], warnings: [String])
+        do {
+            written = try Self.writeOutputs(connections.flatMap(\.captures), to: out, pipeline: options.pipeline,
+                                            overwrite: options.overwrite, log: log)
+        } catch {
+            metrics.markFailed("writing outputs: \(error)")
+            throw error
+        }
+        final.framesEncoded = written.outputs.first { $0.name == "composite" }?.frames ?? 0
+        final.outputMediaSeconds = written.outputs.map(\.durationSeconds).max() ?? 0
+        metrics.update(final)
+        metrics.setState(.done)
+        manifest.state = .complete
+        manifest.outputs = written.outputs
+        manifest.warnings += written.warnings
+        try writeManifest(manifest)
+        return manifest
+    }
+
     /// The composite and per-participant files from the captures, by the same code as `transcode`.
-    func writeOutputs(_ captures: [CaptureSummary], pipeline: PipelineConfig, overwrite: Bool,
-                      log: (String) -> Void) throws -> (outputs: [OutputFile], warnings: [String]) {
+    static func writeOutputs(_ captures: [CaptureSummary], to out: OutputLocation, pipeline: PipelineConfig, overwrite: Bool,
+                             log: (String) -> Void) throws -> (outputs: [OutputFile], warnings: [String]) {
         var warnings = captures.compactMap { capture in capture.failure.map { "\(capture.participant): capture stopped early: \($0)" } }
         let captured = captures.filter { $0.packets > 0 }
         guard !captured.isEmpty else { return ([], warnings + ["no media was received: no WebM written"]) }
@@ -107,12 +274,21 @@ struct Recording {
     }
 
     /// Writes the manifest as `.partial`, then renames it into place.
-    func writeManifest(_ manifest: RecordManifest) throws {
+    func writeManifest(_ manifest: RecordManifest) throws { try Self.write(manifest, to: manifestPath) }
+
+    static func write(_ manifest: RecordManifest, to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let partial = manifestPath + ".partial"
+        let partial = path + ".partial"
         try encoder.encode(manifest).write(to: URL(fileURLWithPath: partial))
-        guard rename(partial, manifestPath) == 0 else { throw JobError("\(manifestPath): cannot rename the manifest into place (errno \(errno))") }
+        guard rename(partial, path) == 0 else { throw JobError("\(path): cannot rename the manifest into place (errno \(errno))") }
+    }
+
+    /// Free bytes for an unprivileged writer on the file system holding `path`.
+    static func freeBytes(_ path: String) -> Int64? {
+        var stats = statvfs()
+        guard statvfs(path, &stats) == 0 else { return nil }
+        return Int64(stats.f_bavail) * Int64(stats.f_frsize)
     }
 
     /// Every non-loopback IPv4 address of this machine (loopback alone when there is none).
@@ -125,14 +301,6 @@ struct Recording {
             addresses.append(ip)
         }
         return addresses.isEmpty ? ["127.0.0.1"] : addresses
-    }
-
-    static func utcStamp(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return formatter.string(from: date)
     }
 
     static func iso8601(_ date: Date) -> String {

@@ -19,7 +19,9 @@ struct Record: ParsableCommand {
         --stop-when-empty, the room is destroyed, SIGINT or SIGTERM) the captures become DIR/<base>.webm (the \
         composite of --pipeline) and, with --tracks, DIR/<base>.<participant>.webm, and DIR/<base>.json describes \
         the recording. <base> is ROOM-<UTC start>, or --name.
-        Exit codes: 0 done; 64 usage error; 69 the room cannot be reached or joined; 73 output exists; 74 I/O error.
+        Exit codes: 0 planned stop (duration, empty room, size limit, room closed); 64 usage error; 69 the room or server \
+        cannot be reached, or was lost during the recording; 73 output exists; 74 I/O error or disk full (files finalised); \
+        75 another run holds the lock; 130 stopped by SIGINT/SIGTERM (files finalised).
         """)
 
     @Option(help: "Take WHIP publishers on PORT or HOST:PORT (default host 0.0.0.0).") var whip: String?
@@ -28,9 +30,19 @@ struct Record: ParsableCommand {
     @Option(help: "Output folder.") var out: String
     @Option(help: "Pipeline preset name or YAML file (default grid-720p).") var pipeline: String?
     @Flag(help: "Also write one WebM per participant.") var tracks = false
-    @Option(help: "File name base instead of ROOM-<UTC start>.") var name: String?
+    @Option(help: "File name base: a template with {room}, {start} and {start:STRFTIME} (UTC); default {room}-{start}.")
+    var name = "{room}-{start}"
     @Option(help: "Stop after this long, e.g. 60s, 15m, 2h.") var duration: String?
     @Option(help: "Stop when nobody has published for this long.") var stopWhenEmpty: String?
+    @Option(help: "Stop once the raw captures hold this much, e.g. 2G, 500M.") var maxSize: String?
+    @Option(help: "Refuse to start, or stop cleanly, when the output's disk has less free space than this (default 256M).")
+    var minFree = "256M"
+    @Option(help: "Lock file: a second run with the same lock exits at once with code 75 (default: one per room in --out).")
+    var lock: String?
+    @Option(help: "Serve Prometheus metrics (/metrics) and a health check (/health) on PORT or HOST:PORT while recording.")
+    var metrics: String?
+    @Option(help: "Run this shell command when the recording is complete; the manifest's path is $1 and $FLOWREC_MANIFEST.")
+    var onComplete: String?
     @Option(help: "WHIP: require 'Authorization: Bearer TOKEN'. Janus: the API token.") var token: String?
     @Option(help: "WHIP: at most this many publishers at once.") var maxParticipants = 16
     @Option(help: "Janus: the room's pin.") var pin: String?
@@ -55,13 +67,23 @@ struct Record: ParsableCommand {
             var config: PipelineConfig
             do { config = try PipelineConfig.load(pipeline ?? "grid-720p") } catch { throw ValidationError("--pipeline: \(error)") }
             if tracks { config.tracks = true }
-            var peer = PeerOptions()
+            var common = LiveRecordingOptions(outFolder: out, pipeline: config, pipelineName: pipeline ?? "grid-720p")
             guard let role = DTLSRolePreference(rawValue: dtlsRole) else { throw ValidationError("--dtls-role: auto, client or server") }
-            peer.dtlsRole = role
-            peer.rembBitsPerSecond = UInt64(max(30, rembKbps)) * 1000
-            let ports = try udpPorts.map(portRange)
-            let limit = try duration.map { try seconds($0, "--duration") }
-            let empty = try stopWhenEmpty.map { try seconds($0, "--stop-when-empty") }
+            common.peer.dtlsRole = role
+            common.peer.rembBitsPerSecond = UInt64(max(30, rembKbps)) * 1000
+            common.udpPorts = try udpPorts.map(portRange)
+            common.durationSeconds = try duration.map { try seconds($0, "--duration") }
+            common.stopWhenEmptySeconds = try stopWhenEmpty.map { try seconds($0, "--stop-when-empty") }
+            common.maxCaptureBytes = try maxSize.map { try bytes($0, "--max-size") }
+            common.minFreeBytes = try bytes(minFree, "--min-free")
+            common.lockPath = lock
+            common.nameTemplate = name
+            common.candidateHosts = iceHost
+            common.overwrite = force
+            if let metrics {
+                guard let address = MetricsServer.parseAddress(metrics) else { throw ValidationError("--metrics: '\(metrics)' is not PORT or HOST:PORT") }
+                common.metricsAddress = address
+            }
 
             let stop = StopRequest()
             let signals = [SIGINT, SIGTERM].map { signo -> any DispatchSourceSignal in
@@ -74,35 +96,21 @@ struct Record: ParsableCommand {
             defer { signals.forEach { $0.cancel() } }
             let result: (manifest: RecordManifest, path: String)
             if let janus {
-                var options = JanusRecordOptions(url: janus, room: JanusRoomID(room), outFolder: out, pipeline: config)
+                var options = JanusRecordOptions(url: janus, room: JanusRoomID(room), recording: common)
                 options.pin = pin
                 options.screenRoom = screenRoom.map(JanusRoomID.init)
                 options.displayName = display
                 options.apiSecret = apiSecret
                 options.token = token
                 options.reconnect = reconnect
-                options.baseName = name
-                options.durationSeconds = limit
-                options.stopWhenEmptySeconds = empty
-                options.candidateHosts = iceHost
-                options.udpPorts = ports
-                options.peer = peer
-                options.overwrite = force
                 let settled = options
                 result = try runBlocking { try await JanusRecordJob.run(settled, stop: stop, log: { log($0) }) }
             } else {
                 let (host, port) = try listenAddress(whip ?? "")
-                var options = WHIPRecordOptions(port: port, room: room, outFolder: out, pipeline: config)
+                var options = WHIPRecordOptions(port: port, room: room, recording: common)
                 options.listenHost = host
-                options.baseName = name
-                options.durationSeconds = limit
-                options.stopWhenEmptySeconds = empty
                 options.token = token
                 options.maxParticipants = maxParticipants
-                options.candidateHosts = iceHost
-                options.udpPorts = ports
-                options.peer = peer
-                options.overwrite = force
                 let settled = options
                 result = try runBlocking { try await WHIPRecordJob.run(settled, stop: stop, log: { log($0) }) }
             }
@@ -110,7 +118,17 @@ struct Record: ParsableCommand {
             for output in result.manifest.outputs {
                 print("wrote \(output.path)  \(output.name == "composite" ? "composite" : "participant=\(output.name)") duration=\(String(format: "%.3f", output.durationSeconds))s")
             }
-            print("wrote \(result.path)  manifest stop=\(result.manifest.stopReason.rawValue) participants=\(result.manifest.participants.count)")
+            let reason = result.manifest.stopReason ?? .signal
+            print("wrote \(result.path)  manifest stop=\(reason.rawValue) participants=\(result.manifest.participants.count)")
+            if let onComplete { runHook(onComplete, manifest: result.path) }
+            switch reason {
+            case .signal: throw ExitCode(ExitCodes.interrupted)
+            case .serverLost: throw ExitCode(ExitCodes.unavailable)
+            case .diskFull:
+                log("error: less than --min-free \(minFree) left on \(out): stopped; what was received is in the files")
+                throw ExitCode(ExitCodes.ioError)
+            case .duration, .empty, .maxSize, .roomClosed: break
+            }
         }
     }
 
@@ -129,6 +147,38 @@ struct Record: ParsableCommand {
             throw ValidationError("--udp-ports: '\(text)' is not FIRST-LAST")
         }
         return bounds[0]...bounds[1]
+    }
+
+    private func bytes(_ text: String, _ option: String) throws -> Int64 {
+        let units: [Character: Int64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        var digits = text.uppercased()
+        if digits.hasSuffix("B") { digits.removeLast() }
+        var scale: Int64 = 1
+        if let last = digits.last, let unit = units[last] {
+            scale = unit
+            digits.removeLast()
+        }
+        guard let value = Double(digits), value >= 0, value * Double(scale) < 9e18 else {
+            throw ValidationError("\(option): '\(text)' is not a size like 500M or 2G")
+        }
+        return Int64(value * Double(scale))
+    }
+
+    /// Runs `--on-complete` with the manifest's path; a failure is reported, the recording stands.
+    private func runHook(_ command: String, manifest: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command, "flowrec-on-complete", manifest]
+        process.environment = ProcessInfo.processInfo.environment.merging(["FLOWREC_MANIFEST": manifest]) { $1 }
+        do {
+            try process.run()
+            process.waitUntilExit()
+            if process.terminationStatus != 0 {
+                log("error: --on-complete '\(command)' exited with \(process.terminationStatus) for \(manifest)")
+            }
+        } catch {
+            log("error: --on-complete '\(command)' could not run: \(error)")
+        }
     }
 
     private func seconds(_ text: String, _ option: String) throws -> Double {

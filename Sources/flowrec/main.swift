@@ -17,6 +17,10 @@ enum ExitCodes {
     static let unavailable: Int32 = 69
     static let cannotCreateOutput: Int32 = 73
     static let ioError: Int32 = 74
+    /// Another run holds the recording's lock (EX_TEMPFAIL: try later).
+    static let locked: Int32 = 75
+    /// A recording stopped by SIGINT or SIGTERM (its files are finalised).
+    static let interrupted: Int32 = 130
 }
 
 struct Flowrec: ParsableCommand {
@@ -25,9 +29,11 @@ struct Flowrec: ParsableCommand {
         abstract: "Records and transcodes video calls (Janus videoroom, WHIP, RTP dumps) into WebM.",
         discussion: """
         Exit codes: 0 done; 64 usage error; 65 bad input (malformed or unreadable capture);
-        69 the room cannot be reached or joined (record); 73 output cannot be created (exists without --force, no permission); 74 I/O error while writing.
+        69 the room cannot be reached or joined, or was lost (record); 73 output cannot be created (exists without --force, no permission);
+        74 I/O error while writing, or the disk is too full (record); 75 another run holds the lock (record);
+        130 record stopped by SIGINT/SIGTERM (files finalised).
         """,
-        subcommands: [Transcode.self, Record.self, Inspect.self, Synth.self])
+        subcommands: [Transcode.self, Record.self, Recover.self, Inspect.self, Synth.self])
 }
 
 /// Options shared by commands that read RTP dumps.
@@ -266,6 +272,8 @@ func runJob(_ body: () throws -> Void) throws {
         try body()
     } catch let error as ValidationError {
         throw error
+    } catch let error as ExitCode {
+        throw error
     } catch let error as CaptureError {
         log("error: \(error)")
         throw ExitCode(ExitCodes.badInput)
@@ -275,6 +283,9 @@ func runJob(_ body: () throws -> Void) throws {
     } catch let error as JobError {
         log("error: \(error)")
         throw ExitCode(ExitCodes.badInput)
+    } catch let error as CannotStart {
+        log("error: \(error)")
+        throw ExitCode(error.kind == .locked ? ExitCodes.locked : ExitCodes.ioError)
     } catch let error as RoomUnavailable {
         log("error: \(error)")
         throw ExitCode(ExitCodes.unavailable)

@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+import Live
+
+/// `flowrec recover DIR`: finish recordings interrupted by SIGKILL, power loss or a crash.
+struct Recover: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Finish interrupted recordings: make the outputs and the manifest from their raw captures.",
+        discussion: """
+        DIR is a recording's <base>.capture folder, or the output folder holding it (then every recording there \
+        whose manifest is not complete is recovered). The outputs are those a clean stop would have written, with the \
+        pipeline the manifest names (or --pipeline); the manifest says state "recovered" and what span was lost.
+        """)
+
+    @Argument(help: "A <base>.capture folder, or the folder holding recordings.") var dir: String
+    @Option(help: "Pipeline preset name or YAML file instead of the one the manifest names.") var pipeline: String?
+    @Flag(inversion: .prefixedNo, help: "Also write one WebM per participant (default: as the recording was started).") var tracks: Bool?
+
+    func run() throws {
+        try runJob {
+            let recovered = try RecoverJob.run(path: dir, pipeline: pipeline, tracks: tracks, log: { log($0) })
+            for recording in recovered {
+                for warning in recording.manifest.warnings { log("warning: \(warning)") }
+                for output in recording.manifest.outputs {
+                    print("wrote \(output.path)  \(output.name == "composite" ? "composite" : "participant=\(output.name)") duration=\(String(format: "%.3f", output.durationSeconds))s")
+                }
+                print("wrote \(recording.manifestPath)  manifest state=recovered")
+                if let lost = recording.manifest.lost { log("lost: \(lost)") }
+            }
+        }
+    }
+}
