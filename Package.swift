@@ -93,7 +93,7 @@ let package = Package(
 
         // MARK: Command line
         .executableTarget(name: "flowrec", dependencies: [
-            "Jobs", "Capture", "Media", "SDP", "Pipeline", "Live", "Peer", "Janus",
+            "Jobs", "Capture", "Media", "SDP", "Pipeline", "Live", "Peer", "Janus", "ICE",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import ICE
 import Janus
 import Jobs
 import Live
@@ -54,6 +55,9 @@ struct Record: ParsableCommand {
     @Option(help: "Announce this address as the ICE host candidate (repeatable; default: every non-loopback IPv4 address).")
     var iceHost: [String] = []
     @Option(help: "UDP ports for media, one per connection: FIRST-LAST (default: any free port).") var udpPorts: String?
+    @Option(help: "A TURN server for a relayed candidate: turn:IP[:PORT] (UDP), with --turn-user and --turn-pass.") var turn: String?
+    @Option(help: "TURN username (long-term credentials).") var turnUser: String?
+    @Option(help: "TURN password.") var turnPass: String?
     @Option(help: "DTLS role when the offer leaves it open: auto (client), client or server.") var dtlsRole = "auto"
     @Option(help: "Bitrate announced to senders with REMB, kbit/s.") var rembKbps = 2500
     @Flag(help: "Overwrite existing output files.") var force = false
@@ -72,6 +76,12 @@ struct Record: ParsableCommand {
             common.peer.dtlsRole = role
             common.peer.rembBitsPerSecond = UInt64(max(30, rembKbps)) * 1000
             common.udpPorts = try udpPorts.map(portRange)
+            if let turn {
+                guard let user = turnUser, let password = turnPass else { throw ValidationError("--turn needs --turn-user and --turn-pass") }
+                let server: (host: String, port: UInt16)
+                do { server = try TURNServer.parseURI(turn) } catch { throw ValidationError("--turn: \(error)") }
+                common.peer.ice.turnServer = TURNServer(address: STUNAddress(ip: server.host, port: server.port), username: user, password: password)
+            }
             common.durationSeconds = try duration.map { try seconds($0, "--duration") }
             common.stopWhenEmptySeconds = try stopWhenEmpty.map { try seconds($0, "--stop-when-empty") }
             common.maxCaptureBytes = try maxSize.map { try bytes($0, "--max-size") }
