@@ -13,6 +13,11 @@ struct InboundStream {
     /// Present when the sender takes Generic NACK for this payload type.
     var nacks: NackGenerator?
     var lastKeyframeRequestMicros: Int64?
+    /// Video only, until a keyframe has come (at the start, and again after a loss NACK could not
+    /// repair): a depacketizer that recognises one. While it is set, keyframe requests repeat.
+    private(set) var keyframeWatch: (any Depacketizer)?
+    private var sequences = SequenceUnwrapper()
+    private var timestamps = TimestampUnwrapper()
     var firSequence: UInt8 = 0
     /// Packets that arrived, and those that arrived through RTX after being asked for.
     var packets = 0
@@ -24,6 +29,15 @@ struct InboundStream {
         self.payloadType = payloadType
         statistics = ReceptionStatistics(ssrc: ssrc, clockRate: codec.clockRate)
         nacks = nack ? NackGenerator() : nil
+        if codec.kind == .video { keyframeWatch = makeDepacketizer(for: codec) }
+    }
+
+    /// Whether the stream waits for a keyframe (so keyframe requests should go on).
+    var awaitsKeyframe: Bool { keyframeWatch != nil }
+
+    /// The picture in progress is gone for good: watch for the next keyframe again.
+    mutating func keyframeNeeded() {
+        if codec.kind == .video, keyframeWatch == nil { keyframeWatch = makeDepacketizer(for: codec) }
     }
 
     /// Records a packet (original or repaired). Returns false for a packet that repairs nothing and
@@ -38,6 +52,11 @@ struct InboundStream {
             statistics.received(sequenceNumber: packet.sequenceNumber, timestamp: packet.timestamp, arrivalMicros: nowMicros)
         }
         packets += 1
+        if var watch = keyframeWatch {
+            let ordered = OrderedPacket(packet: packet, sequence: sequences.unwrap(packet.sequenceNumber),
+                                        timestamp: timestamps.unwrap(packet.timestamp), arrivalMicros: nowMicros)
+            keyframeWatch = watch.push(ordered).contains(where: \.isKeyframe) ? nil : watch
+        }
         return true
     }
 

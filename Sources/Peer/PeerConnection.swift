@@ -110,6 +110,8 @@ public final class PeerConnection {
     private var transmits: [ICETransmit] = []
     private var received: [ReceivedPacket] = []
     private var events: [PeerEvent] = []
+    /// The latest time given to `receive` or `poll`.
+    private var lastNowMicros: Int64 = 0
     private var trickled: [String] = []
 
     /// Answers `offer` (SDP text). `hostAddresses` are the addresses of the one UDP socket the
@@ -224,6 +226,7 @@ public final class PeerConnection {
 
     /// Takes one datagram from the socket.
     public func receive(_ datagram: [UInt8], from: STUNAddress, nowMicros: Int64) {
+        lastNowMicros = nowMicros
         switch ice.receive(datagram, from: from, nowMicros: nowMicros) {
         case .handled(let replies): transmits += replies
         case .dropped: break
@@ -234,6 +237,7 @@ public final class PeerConnection {
 
     /// Runs the timers that are due: ICE checks and consent, DTLS retransmissions, NACKs, reports.
     public func poll(nowMicros: Int64) {
+        lastNowMicros = nowMicros
         transmits += ice.poll(nowMicros: nowMicros)
         collectICE(nowMicros: nowMicros)
         if dtlsStarted, !isConnected, failure == nil, let due = dtls.nextTimeoutMillis, due <= nowMicros / 1000 {
@@ -242,6 +246,8 @@ public final class PeerConnection {
         }
         guard isConnected else { return }
         sendNacks(nowMicros: nowMicros)
+        // A video stream without a keyframe yet (it started mid-stream, or a request went unanswered) asks again.
+        for (ssrc, stream) in streams where stream.awaitsKeyframe { requestKeyframe(ssrc: ssrc, nowMicros: nowMicros) }
         if let next = nextReportMicros, nowMicros >= next {
             sendReports(nowMicros: nowMicros)
             nextReportMicros = nowMicros + options.reportIntervalMicros
@@ -252,7 +258,12 @@ public final class PeerConnection {
     public var nextDeadlineMicros: Int64? {
         var deadlines = [ice.nextDeadlineMicros, nextReportMicros]
         if dtlsStarted, !isConnected, let millis = dtls.nextTimeoutMillis { deadlines.append(millis * 1000) }
-        for stream in streams.values { deadlines.append(stream.nacks?.nextDeadline()) }
+        for stream in streams.values {
+            deadlines.append(stream.nacks?.nextDeadline())
+            if isConnected, stream.awaitsKeyframe {
+                deadlines.append((stream.lastKeyframeRequestMicros ?? 0) + options.keyframeRequestIntervalMicros)
+            }
+        }
         return deadlines.compactMap { $0 }.min()
     }
 
@@ -420,21 +431,37 @@ public final class PeerConnection {
             if !givenUp.isEmpty {
                 stats.nackGivenUp += givenUp.count
                 // What NACK could not repair needs a new keyframe.
+                streams[ssrc]!.keyframeNeeded()
                 requestKeyframe(ssrc: ssrc, nowMicros: nowMicros)
             }
         }
-        if !feedback.isEmpty { sendRTCP(feedback) }
+        if !feedback.isEmpty {
+            let about = feedback.compactMap { packet -> UInt32? in if case .nack(let nack) = packet { nack.mediaSSRC } else { nil } }
+            sendFeedback(feedback, about: about, nowMicros: nowMicros)
+        }
     }
 
     private func sendKeyframeRequest(_ stream: inout InboundStream) {
         if negotiated.pliPayloadTypes.contains(stream.payloadType) || !negotiated.firPayloadTypes.contains(stream.payloadType) {
-            sendRTCP([.pictureLossIndication(senderSSRC: localSSRC, mediaSSRC: stream.ssrc)])
+            sendFeedback([.pictureLossIndication(senderSSRC: localSSRC, mediaSSRC: stream.ssrc)], about: [stream.ssrc], nowMicros: nil)
             stats.pliSent += 1
         } else {
             stream.firSequence &+= 1
-            sendRTCP([.fullIntraRequest(FIR(senderSSRC: localSSRC, entries: [FIREntry(ssrc: stream.ssrc, sequenceNumber: stream.firSequence)]))])
+            sendFeedback([.fullIntraRequest(FIR(senderSSRC: localSSRC, entries: [FIREntry(ssrc: stream.ssrc, sequenceNumber: stream.firSequence)]))],
+                         about: [stream.ssrc], nowMicros: nil)
             stats.firSent += 1
         }
+    }
+
+    /// Feedback as a compound packet that starts with a receiver report (RFC 4585 §3.1): the
+    /// report block names the media SSRC, which is how an SFU such as Janus tells which of its
+    /// streams a PLI or NACK from a receive-only peer is about (that peer announces no SSRC).
+    private func sendFeedback(_ feedback: [RTCPPacket], about ssrcs: [UInt32], nowMicros: Int64?) {
+        var blocks: [ReceptionReport] = []
+        for ssrc in ssrcs {
+            if let block = streams[ssrc]?.statistics.makeReport(nowMicros: nowMicros ?? lastNowMicros) { blocks.append(block) }
+        }
+        sendRTCP([.receiverReport(ReceiverReport(ssrc: localSSRC, reports: Array(blocks.prefix(31))))] + feedback)
     }
 
     /// A receiver report for every stream (31 per packet at most), SDES CNAME and, when the

@@ -89,7 +89,9 @@ final class FakePublisher {
 
     /// A VP8 packet (payload descriptor + bytes) on SSRC 2222 (or `ssrc`), remembered for retransmission.
     func videoPacket(seq: UInt16, keyframe: Bool = false, ssrc: UInt32 = 2222) -> ICETransmit? {
-        let payload: [UInt8] = [0x10, keyframe ? 0x00 : 0x01] + [UInt8](repeating: UInt8(truncatingIfNeeded: seq), count: 100)
+        // VP8 descriptor (S=1, partition 0), then a frame tag: a keyframe carries the start code and 640×360.
+        let frame: [UInt8] = keyframe ? [0x50, 0x02, 0x00, 0x9D, 0x01, 0x2A, 0x80, 0x02, 0x68, 0x01] : [0x51, 0x02, 0x00]
+        let payload: [UInt8] = [0x10] + frame + [UInt8](repeating: UInt8(truncatingIfNeeded: seq), count: 100 - frame.count + 1)
         let clear = RTPPacket(payloadType: 96, sequenceNumber: seq, timestamp: UInt32(seq) * 3000, ssrc: ssrc, marker: true,
                               payload: payload).serialized()
         sent[seq] = clear
@@ -198,12 +200,32 @@ struct Link {
         let video = link.delivered.filter { $0.kind == .rtp }.compactMap { try? RTPPacket(parsing: $0.bytes) }
         #expect(Set(video.map(\.sequenceNumber)) == Set((0..<12).map { UInt16(truncatingIfNeeded: 65_530 + $0) }), "\(video.map(\.sequenceNumber))")
         let repaired = try #require(video.first { $0.sequenceNumber == 65_534 })
-        #expect(repaired.ssrc == 2222 && repaired.payloadType == 96 && repaired.payload.count == 102)
+        #expect(repaired.ssrc == 2222 && repaired.payloadType == 96 && repaired.payload.count == 102 && repaired.payload.dropFirst().first == 0x51)
         #expect(link.recorder.stats.repairedPackets == 1 && link.recorder.stats.nackedPackets >= 1)
         #expect(link.publisher.feedback.contains { if case .pictureLossIndication(_, 2222) = $0 { true } else { false } })
         // Receiver reports with a block for the stream, and REMB, came within the second.
         #expect(link.publisher.feedback.contains { if case .receiverReport(let rr) = $0 { rr.reports.contains { $0.ssrc == 2222 } } else { false } })
         #expect(link.publisher.feedback.contains { if case .remb(let remb) = $0 { remb.ssrcs == [2222] } else { false } })
+    }
+
+    @Test func aVideoStreamStartingWithoutAKeyframeAsksAgainUntilOneComes() throws {
+        var link = try connect()
+        try #require(link.recorder.isConnected)
+        func plis() -> Int { link.publisher.feedback.filter { if case .pictureLossIndication(_, 2222) = $0 { true } else { false } }.count }
+        // Joined mid-stream: 2 s of delta frames only.
+        for seq in UInt16(100)..<160 {
+            link.deliver(fromPublisher: link.publisher.videoPacket(seq: seq).map { [$0] } ?? [])
+            link.run(33_000)
+        }
+        let whileWaiting = plis()
+        #expect(whileWaiting >= 3, "PLIs while no keyframe came: \(whileWaiting)")
+        // A keyframe ends the requests.
+        link.deliver(fromPublisher: link.publisher.videoPacket(seq: 160, keyframe: true).map { [$0] } ?? [])
+        for seq in UInt16(161)..<220 {
+            link.deliver(fromPublisher: link.publisher.videoPacket(seq: seq).map { [$0] } ?? [])
+            link.run(33_000)
+        }
+        #expect(plis() == whileWaiting, "PLIs after the keyframe: \(plis() - whileWaiting)")
     }
 
     @Test func renegotiationAddsAnMLineAndPacketsCarryTheirMid() throws {
