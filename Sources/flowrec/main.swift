@@ -93,16 +93,25 @@ struct Transcode: ParsableCommand {
     @Flag(help: "Overwrite existing output files.")
     var force = false
 
+    @Flag(help: "The inputs are folders of many rooms: group their Janus .mjr files by room and meeting (other captures: by folder) and write <out>/<room>-<UTC start>.webm per group; groups already done are skipped.")
+    var batch = false
+
+    @Option(name: [.customShort("j"), .customLong("jobs")], help: "With --batch: groups transcoded at once (default 1).")
+    var jobs: Int?
+
+    func validate() throws {
+        if !batch, jobs != nil { throw ValidationError("-j/--jobs needs --batch") }
+        if batch {
+            if let jobs, !(1...64).contains(jobs) { throw ValidationError("-j must be 1...64") }
+            if out.lowercased().hasSuffix(".webm") { throw ValidationError("--out with --batch is a folder, not a .webm file") }
+        }
+    }
+
     func run() throws {
+        if batch { return try runBatch() }
         try runJob {
             let options = try input.ingestOptions()
-            var config: PipelineConfig
-            do {
-                config = try PipelineConfig.load(pipeline ?? (tracks ? "tracks" : "grid-720p"))
-            } catch {
-                throw ValidationError("--pipeline: \(error)")
-            }
-            if tracks { config.tracks = true }
+            let config = try pipelineConfig()
             let files = try expandInputs(input.inputs)
             let reporter = ProgressReporter()
             let result = try TranscodeJob.run(inputs: files, out: OutputLocation(out), pipeline: config, options: options,
@@ -116,6 +125,55 @@ struct Transcode: ParsableCommand {
                 log(String(format: "composite: %d video frames, %d audio blocks; mixing %.2fs, composing %.2fs", composite.videoFrames,
                            composite.audioBlocks, composite.mixSeconds, composite.composeSeconds))
             }
+        }
+    }
+
+    private func pipelineConfig() throws -> PipelineConfig {
+        var config: PipelineConfig
+        do {
+            config = try PipelineConfig.load(pipeline ?? (tracks ? "tracks" : "grid-720p"))
+        } catch {
+            throw ValidationError("--pipeline: \(error)")
+        }
+        if tracks { config.tracks = true }
+        return config
+    }
+
+    /// `--batch`: one transcode per group, a progress line for the whole batch, a summary line per
+    /// group. Exit 0 when no group failed; else 65 when any failed on bad input, otherwise the
+    /// code of the failures (74 for I/O errors), each mapped as `runJob` maps a single transcode's.
+    private func runBatch() throws {
+        try runJob {
+            let settings = BatchSettings(outDir: out, pipeline: try pipelineConfig(), options: try input.ingestOptions(),
+                                         force: force, jobs: jobs ?? 1)
+            let groups = BatchGrouping.groups(try BatchTranscodeJob.discover(input.inputs))
+            if groups.isEmpty { log("warning: no capture files below \(input.inputs.joined(separator: " "))") }
+            let reporter = ProgressReporter()
+            let terminal = isatty(STDERR_FILENO) != 0
+            let results = BatchTranscodeJob.run(groups: groups, settings: settings) { progress in
+                if let media = progress.media {
+                    reporter.report(media)
+                    // On a terminal the bar stays one line: the group count goes at its end.
+                    if terminal { FileHandle.standardError.write(Data("groups \(progress.groupsDone)/\(progress.groupsTotal)  ".utf8)) }
+                }
+                if !terminal, let ended = progress.ended {
+                    log("progress groups=\(progress.groupsDone)/\(progress.groupsTotal) \(ended.group.name)=\(ended.outcome.word)")
+                }
+            }
+            reporter.end()
+            for result in results {
+                for warning in result.warnings { log("warning: \(result.group.name): \(warning)") }
+            }
+            let summary = BatchSummary(results)
+            for line in summary.lines { print(line) }
+            print(summary.totalLine)
+            var codes: [Int32] = []
+            for result in results {
+                guard case .failed(let error) = result.outcome else { continue }
+                // The single-transcode mapping (it also logs the error).
+                do { try runJob { throw error } } catch let exit as ExitCode { codes.append(exit.rawValue) } catch { codes.append(ExitCodes.ioError) }
+            }
+            if let worst = codes.max() { throw ExitCode(codes.contains(ExitCodes.badInput) ? ExitCodes.badInput : worst) }
         }
     }
 }
