@@ -246,6 +246,11 @@ final class Recording: Sendable {
                                             overwrite: options.overwrite, log: log)
         } catch {
             metrics.markFailed("writing outputs: \(error)")
+            // Say why the recording stopped and that nothing received is lost (the caller prints the error itself).
+            if reason == .diskFull {
+                log("stopped: less than --min-free \(options.minFreeBytes >> 20) MiB left on \(options.outFolder), and the outputs did not fit")
+            }
+            log("the captures are kept in \(captureFolder): `flowrec recover \(options.outFolder)` makes the outputs from them")
             throw error
         }
         final.framesEncoded = written.outputs.first { $0.name == "composite" }?.frames ?? 0
