@@ -251,6 +251,8 @@ final class Recording: Sendable {
                 log("stopped: less than --min-free \(options.minFreeBytes >> 20) MiB left on \(options.outFolder), and the outputs did not fit")
             }
             log("the captures are kept in \(captureFolder): `flowrec recover \(options.outFolder)` makes the outputs from them")
+            manifest.warnings.append("writing the outputs failed: \(error); `flowrec recover` makes them from the captures")
+            try? writeManifest(manifest)
             throw error
         }
         final.framesEncoded = written.outputs.first { $0.name == "composite" }?.frames ?? 0
