@@ -50,9 +50,9 @@ from whip_publish import (  # noqa: E402
     parse_colour,
     parse_size,
     restrict_host_candidates,
+    wait_connected,
 )
 
-CONNECT_TIMEOUT = 15.0
 log = logging.getLogger("janus_publish")
 
 
@@ -156,12 +156,7 @@ async def run(args) -> int:
             print(f"janus_publish: {e}", file=sys.stderr)
             return finish(2)
 
-        try:
-            await asyncio.wait_for(connected.wait(), CONNECT_TIMEOUT)
-        except asyncio.TimeoutError:
-            print(f"janus_publish: not connected within {CONNECT_TIMEOUT:.0f} s "
-                  f"(state {pc.connectionState}, ice {pc.iceConnectionState})",
-                  file=sys.stderr)
+        if not await wait_connected(pc, connected, "janus_publish"):
             return finish(3)
         result["connected"] = True
         started = time.monotonic()

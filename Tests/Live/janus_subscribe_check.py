@@ -54,9 +54,8 @@ from aiortc import (  # noqa: E402
 from aiortc.contrib.media import MediaRecorder  # noqa: E402
 
 from janus_api import JanusError, JanusSession, plugin_data  # noqa: E402
-from whip_publish import restrict_host_candidates  # noqa: E402
+from whip_publish import restrict_host_candidates, wait_connected  # noqa: E402
 
-CONNECT_TIMEOUT = 15.0
 log = logging.getLogger("janus_subscribe_check")
 
 
@@ -358,11 +357,7 @@ class Checker:
             self.following = True
             self.follow()
 
-            try:
-                await asyncio.wait_for(self.connected.wait(), CONNECT_TIMEOUT)
-            except asyncio.TimeoutError:
-                print(f"janus_subscribe_check: not connected within {CONNECT_TIMEOUT:.0f} s "
-                      f"(ice {self.pc.iceConnectionState})", file=sys.stderr)
+            if not await wait_connected(self.pc, self.connected, "janus_subscribe_check"):
                 return self.finish(3)
             self.res["connected"] = True
             await asyncio.sleep(a.seconds)

@@ -147,6 +147,18 @@ class ColourTrack(MediaStreamTrack):
         return frame
 
 
+async def wait_connected(pc, connected, name: str) -> bool:
+    """Waits up to CONNECT_TIMEOUT for `connected`; says why on stderr when it does not come."""
+    try:
+        await asyncio.wait_for(connected.wait(), CONNECT_TIMEOUT)
+        return True
+    except asyncio.TimeoutError:
+        print(f"{name}: not connected within {CONNECT_TIMEOUT:.0f} s "
+              f"(state {pc.connectionState}, ice {pc.iceConnectionState})",
+              file=sys.stderr)
+        return False
+
+
 def count_rtcp(sender, counters: dict) -> None:
     """Count the RTCP feedback aiortc routes to this sender (its stats lack it)."""
     original = sender._handle_rtcp_packet
@@ -316,12 +328,7 @@ async def run(args) -> int:
             await delete_resource()
             return finish(2)
 
-        try:
-            await asyncio.wait_for(connected.wait(), CONNECT_TIMEOUT)
-        except asyncio.TimeoutError:
-            print(f"whip_publish: not connected within {CONNECT_TIMEOUT:.0f} s "
-                  f"(state {pc.connectionState}, ice {pc.iceConnectionState})",
-                  file=sys.stderr)
+        if not await wait_connected(pc, connected, "whip_publish"):
             await delete_resource()
             return finish(3)
         result["connected"] = True
