@@ -137,18 +137,6 @@ enum Decode {
         return frame
     }
 
-    /// Seconds from the first video packet to the end of the last (ffprobe packet times): what a
-    /// video-only file such as janus-pp-rec's spans, whatever the audio around it does.
-    static func videoSpan(_ path: String) throws -> Double {
-        let result = try Tool.run("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,duration_time",
-                                              "-of", "csv=p=0", path])
-        let rows = result.stdout.split(separator: "\n").map { $0.split(separator: ",").compactMap { Double($0) } }.filter { !$0.isEmpty }
-        guard let first = rows.map({ $0[0] }).min(), let last = rows.max(by: { $0[0] < $1[0] }) else {
-            throw ProbeError(message: "no video packets in \(path)")
-        }
-        return last[0] + (last.count > 1 ? last[1] : 0) - first
-    }
-
     /// Key-frame flags of the first `count` video packets (ffprobe).
     static func videoKeyFlags(_ path: String, count: Int) throws -> [Bool] {
         let result = try Tool.run("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=flags",
