@@ -120,55 +120,88 @@ final class StatsCollector: @unchecked Sendable {
     }
 }
 
-/// The work of one input's thread: read, parse, reorder, depacketize, hand over in batches.
+/// The work of one input's thread: read, reorder and depacketize (``InputFramer``), hand over in batches.
 enum InputDecoder {
     static func run(path: String, input: Int, streams: [StreamInfo], options: IngestOptions,
                     channel: BatchChannel<RoomFrame>, collector: StatsCollector) {
-        var pipelines: [StreamPipeline] = []
-        var index: [UInt32: Int] = [:]
-        for stream in streams {
-            index[stream.key.ssrc] = pipelines.count
-            pipelines.append(StreamPipeline(key: stream.key, codec: stream.codec!, payloadType: stream.payloadType,
-                                            reorder: ReorderBuffer(maxPackets: options.reorderPackets, maxDelayMicros: options.reorderMicros)))
-        }
+        let framer = InputFramer(input: input, options: options)
+        for stream in streams { framer.addStream(ssrc: stream.key.ssrc, codec: stream.codec!, payloadType: stream.payloadType) }
         var batch: [RoomFrame] = []
         batch.reserveCapacity(FrameReader.batchSize)
-        func emit(_ key: StreamKey, _ frames: [EncodedFrame]) -> Bool {
-            for frame in frames { batch.append(RoomFrame(stream: key, frame: frame)) }
+        func emit(_ frames: [RoomFrame]) -> Bool {
+            batch += frames
             guard batch.count >= FrameReader.batchSize else { return true }
             defer { batch.removeAll(keepingCapacity: true) }
             return channel.send(batch)
         }
         do {
             let reader = try openCaptureReader(path: path)
-            var lastSweep = Int64.min
             while let captured = try reader.next() {
-                let data = captured.data
-                let arrival = captured.arrivalMicros
-                if !isRTCP(data), let packet = try? RTPPacket(parsing: data), let i = index[packet.ssrc],
-                   packet.payloadType == pipelines[i].payloadType {
-                    guard emit(pipelines[i].key, pipelines[i].push(packet, arrivalMicros: arrival)) else { return }
-                }
-                // Time passes for every stream: release packets held longer than the reorder window.
-                if arrival >= lastSweep &+ 20_000 {
-                    lastSweep = arrival
-                    for pipeline in pipelines {
-                        guard emit(pipeline.key, pipeline.advance(toMicros: arrival)) else { return }
-                    }
-                }
+                guard emit(framer.push(captured.data, arrivalMicros: captured.arrivalMicros)) else { return }
             }
-            for pipeline in pipelines {
-                guard emit(pipeline.key, pipeline.finish()) else { return }
-                collector.add(pipeline.key, pipeline.stats)
-            }
+            guard emit(framer.finish()) else { return }
+            for (key, stats) in framer.stats { collector.add(key, stats) }
             if !batch.isEmpty, !channel.send(batch) { return }
             channel.finish()
         } catch {
-            for pipeline in pipelines { collector.add(pipeline.key, pipeline.stats) }
+            for (key, stats) in framer.stats { collector.add(key, stats) }
             if !batch.isEmpty, !channel.send(batch) { return }
             channel.finish(error: error)
         }
     }
+}
+
+/// Turns the packets of one input (a capture file, or one live participant's connection), in
+/// arrival order, into complete frames: a reorder buffer and a depacketizer per declared stream.
+/// Packets of undeclared SSRCs or other payload types, and RTCP, are skipped. Time passes for
+/// every stream with each packet: packets held longer than the reorder window are released.
+public final class InputFramer {
+    public let input: Int
+    private let options: IngestOptions
+    private var pipelines: [StreamPipeline] = []
+    private var index: [UInt32: Int] = [:]
+    private var lastSweep = Int64.min
+
+    public init(input: Int, options: IngestOptions) {
+        self.input = input
+        self.options = options
+    }
+
+    /// Declares the stream `ssrc` of this input: its packets with `payloadType` carry `codec`.
+    public func addStream(ssrc: UInt32, codec: Codec, payloadType: UInt8) {
+        guard index[ssrc] == nil else { return }
+        index[ssrc] = pipelines.count
+        pipelines.append(StreamPipeline(key: StreamKey(input: input, ssrc: ssrc), codec: codec, payloadType: payloadType,
+                                        reorder: ReorderBuffer(maxPackets: options.reorderPackets, maxDelayMicros: options.reorderMicros)))
+    }
+
+    /// Whether `ssrc` was declared.
+    public func hasStream(_ ssrc: UInt32) -> Bool { index[ssrc] != nil }
+
+    /// One captured datagram; returns the frames it completed (or that time released).
+    public func push(_ data: [UInt8], arrivalMicros arrival: Int64) -> [RoomFrame] {
+        var frames: [RoomFrame] = []
+        if !isRTCP(data), let packet = try? RTPPacket(parsing: data), let i = index[packet.ssrc], packet.payloadType == pipelines[i].payloadType {
+            frames = tag(pipelines[i].key, pipelines[i].push(packet, arrivalMicros: arrival))
+        }
+        if arrival >= lastSweep &+ 20_000 { frames += advance(toMicros: arrival) }
+        return frames
+    }
+
+    /// Releases what every stream held longer than the reorder window by `now` (a live input's
+    /// clock ticks on while no packet comes).
+    public func advance(toMicros now: Int64) -> [RoomFrame] {
+        lastSweep = now
+        return pipelines.flatMap { tag($0.key, $0.advance(toMicros: now)) }
+    }
+
+    /// Everything still held, at the end of the input.
+    public func finish() -> [RoomFrame] { pipelines.flatMap { tag($0.key, $0.finish()) } }
+
+    /// Counters per stream.
+    public var stats: [StreamKey: StreamStats] { Dictionary(uniqueKeysWithValues: pipelines.map { ($0.key, $0.stats) }) }
+
+    private func tag(_ key: StreamKey, _ frames: [EncodedFrame]) -> [RoomFrame] { frames.map { RoomFrame(stream: key, frame: $0) } }
 }
 
 /// Reorder buffer + depacketizer of one stream (a class: it is mutated in place per packet).

@@ -11,8 +11,8 @@ import Media
 /// reaches the output.
 public struct ParticipantClock: Sendable {
     public let originMicros: Int64
-    private let reports: [StreamKey: ClockMapping]
-    private let arrivals: [StreamKey: ClockMapping]
+    private var reports: [StreamKey: ClockMapping] = [:]
+    private var arrivals: [StreamKey: ClockMapping] = [:]
     private var anchors: [StreamKey: Anchor] = [:]
     private var reference: (wallMicros: Int64?, offsetMicros: Int64)?
 
@@ -25,14 +25,13 @@ public struct ParticipantClock: Sendable {
     /// `streams`: the participant's streams (their Sender Reports, if any, are used).
     public init(originMicros: Int64, streams: [StreamInfo]) {
         self.originMicros = originMicros
-        var reports: [StreamKey: ClockMapping] = [:]
-        var arrivals: [StreamKey: ClockMapping] = [:]
-        for stream in streams {
-            if let sr = stream.senderReport { reports[stream.key] = sr }
-            if let mapping = stream.arrivalMapping { arrivals[stream.key] = mapping }
-        }
-        self.reports = reports
-        self.arrivals = arrivals
+        for stream in streams { add(stream) }
+    }
+
+    /// Takes a stream's Sender Report and arrival mapping into account (when it has not placed a frame of it yet).
+    public mutating func add(_ stream: StreamInfo) {
+        if let sr = stream.senderReport { reports[stream.key] = sr }
+        if let mapping = stream.arrivalMapping { arrivals[stream.key] = mapping }
     }
 
     /// Microseconds after the origin at which `frame` of `stream` is presented (never negative).

@@ -46,6 +46,17 @@ public struct StreamInfo: Sendable {
     public var arrivalMapping: ClockMapping?
     /// RTCP SDES or SDP CNAME.
     public var cname: String?
+
+    /// A stream first seen at `arrivalMicros` (a live recording declares each on its first packet).
+    public init(key: StreamKey, codec: Codec?, codecSource: String, payloadType: UInt8, participant: String, arrivalMicros: Int64) {
+        self.key = key
+        self.codec = codec
+        self.codecSource = codecSource
+        self.payloadType = payloadType
+        self.participant = participant
+        firstArrivalMicros = arrivalMicros
+        lastArrivalMicros = arrivalMicros
+    }
 }
 
 /// One participant: a name and its streams.

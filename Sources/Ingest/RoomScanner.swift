@@ -147,7 +147,7 @@ struct InputScan: Sendable {
                 slot = streams.count
                 index[header.ssrc] = slot
                 streams.append(StreamInfo(key: key, codec: codec, codecSource: source, payloadType: header.payloadType,
-                                          participant: participant, firstArrivalMicros: arrival, lastArrivalMicros: arrival))
+                                          participant: participant, arrivalMicros: arrival))
                 sniffers.append(codec == nil ? CodecSniffer() : nil)
                 delays.append(MinimumDelay())
             }

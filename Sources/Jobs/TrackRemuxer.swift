@@ -12,42 +12,52 @@ import WebM
 final class ParticipantRemuxer {
     let name: String
     let path: String
-    /// The participant's streams that go into its file (known codec, not H.264).
-    private let streams: [StreamInfo]
-    private let included: Set<StreamKey>
+    /// The participant's streams that go into its file (known codec, not H.264), in order of appearance.
+    private var streams: [StreamInfo] = []
+    private var included: Set<StreamKey> = []
+    private var hasH264 = false
     private let overwrite: Bool
     private var pending: [RoomFrame] = []
     private var writer: WebMWriter?
     private var videoTrack: Int?
     private var audioTrack: Int?
     private var videoCodec: Codec?
-    private var clock: ParticipantClock
+    private var clock: ParticipantClock?
     private var lastPts: [Int: Int64] = [:]
     private(set) var framesWritten = 0
     private(set) var framesDropped = 0
+    /// Video frames of a stream that began after the file was opened without a video track (live only).
+    private var framesWithoutTrack = 0
     private(set) var lastEndMillis: Int64 = 0
     private(set) var warnings: [String] = []
 
     /// Frames held before the file's tracks are known, at most.
     static let maxPending = 1500
-    /// Streams starting this long after the participant's first media do not hold up opening the file.
+    /// Streams starting this long after the participant's first media do not hold up opening the file;
+    /// a participant with one kind of media only waits this long for the other before its file opens.
     static let expectedWithinMicros: Int64 = 2_000_000
 
-    init(participant: ParticipantInfo, inventory: RoomInventory, path: String, overwrite: Bool) {
-        name = participant.name
+    /// A participant whose streams come with ``addStream(_:)``; its time 0 is its first stream's first arrival.
+    init(name: String, path: String, overwrite: Bool) {
+        self.name = name
         self.path = path
-        let participantStreams = participant.streams.compactMap { inventory.stream($0) }
-        streams = participantStreams.filter { $0.codec != nil && $0.codec != .h264 }
-        included = Set(streams.map(\.key))
         self.overwrite = overwrite
-        if participantStreams.contains(where: { $0.codec == .h264 }) {
-            warnings.append("\(participant.name): H.264 video cannot be remuxed into WebM; its file holds "
-                + (streams.isEmpty ? "nothing" : "its audio only") + "; use the composite (--pipeline grid-720p) for its video")
-        }
-        clock = ParticipantClock(originMicros: participantStreams.map(\.firstArrivalMicros).min() ?? 0, streams: participantStreams)
     }
 
-    private var participantStartMicros: Int64 { streams.map(\.firstArrivalMicros).min() ?? 0 }
+    /// Takes one of the participant's streams (before its first frame).
+    func addStream(_ stream: StreamInfo) {
+        guard let codec = stream.codec, !included.contains(stream.key) else { return }
+        if clock == nil { clock = ParticipantClock(originMicros: stream.firstArrivalMicros, streams: []) }
+        clock?.add(stream)
+        if codec == .h264 {
+            hasH264 = true
+            return
+        }
+        streams.append(stream)
+        included.insert(stream.key)
+    }
+
+    private var participantStartMicros: Int64 { clock?.originMicros ?? 0 }
 
     func add(_ frame: RoomFrame) throws {
         // Frames of streams that have no track here (H.264 video) are never held.
@@ -57,25 +67,39 @@ final class ParticipantRemuxer {
         }
         if writer != nil { return try write(frame) }
         pending.append(frame)
+        if readyToOpen(newestArrival: frame.frame.arrivalMicros) { try open() }
+    }
+
+    /// Every stream that started early has delivered a frame, and the file has both kinds of media
+    /// or has waited long enough for the other kind; or too much is held.
+    private func readyToOpen(newestArrival: Int64) -> Bool {
+        guard pending.count < Self.maxPending else { return true }
         let started = Set(pending.map(\.stream))
-        let expected = streams.filter { $0.firstArrivalMicros - participantStartMicros <= Self.expectedWithinMicros }.map(\.key)
-        if expected.allSatisfy(started.contains) || pending.count >= Self.maxPending {
-            try open()
-        }
+        let expected = streams.filter { $0.firstArrivalMicros - participantStartMicros <= Self.expectedWithinMicros }
+        guard expected.allSatisfy({ started.contains($0.key) }) else { return false }
+        let kinds = Set(streams.filter { started.contains($0.key) }.compactMap { $0.codec?.kind })
+        return kinds.count == 2 || newestArrival - participantStartMicros >= Self.expectedWithinMicros
     }
 
     /// Writes what is still held, then the trailer; renames the file into place.
     func finish() throws -> Bool {
+        if hasH264 {
+            warnings.append("\(name): H.264 video cannot be remuxed into WebM; its file holds "
+                + (streams.isEmpty ? "nothing" : "its audio only") + "; use the composite (--pipeline grid-720p) for its video")
+        }
         if writer == nil {
             guard !pending.isEmpty else { return false }
             try open()
         }
         guard let writer else { return false }
+        if framesWithoutTrack > 0 {
+            warnings.append("\(name): its video began after its file was opened with audio only: \(framesWithoutTrack) video frames are in the composite only")
+        }
         try writer.finish()
         return true
     }
 
-    func abort() { writer?.abort(keepPartial: true) }
+    func abort(keepPartial: Bool) { writer?.abort(keepPartial: keepPartial) }
 
     private func open() throws {
         var tracks: [WebMTrack] = []
@@ -108,9 +132,11 @@ final class ParticipantRemuxer {
         }
         guard let track, let writer else {
             framesDropped += 1
+            if frame.codec.kind == .video, videoTrack == nil { framesWithoutTrack += 1 }
             return
         }
-        var pts = clock.presentationMicros(of: frame, stream: roomFrame.stream) / 1000
+        guard var pts = clock?.presentationMicros(of: frame, stream: roomFrame.stream) else { return }
+        pts /= 1000
         if let last = lastPts[track], pts <= last {
             // Audio that goes back in time is a duplicate or a sender restart: drop it; video nudges forward.
             if frame.codec == .opus {

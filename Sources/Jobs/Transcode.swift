@@ -42,60 +42,29 @@ public enum TranscodeJob {
         let started = ContinuousClock.now
         let inventory = try RoomScanner.scan(paths: inputs, options: options)
         try FileManager.default.createDirectory(atPath: out.folder, withIntermediateDirectories: true)
-        var composite: CompositeRecorder?
-        var remuxers: [String: ParticipantRemuxer] = [:]
-        func abortAll() {
-            // Keep what was written as `.partial` files: nothing poses as finished, nothing is lost.
-            composite?.abort()
-            for remuxer in remuxers.values { remuxer.abort() }
-        }
+        var outputs: RoomOutputs?
         do {
-            if let config = pipeline.composite {
-                composite = try CompositeRecorder(inventory: inventory, config: config, path: out.compositePath, overwrite: overwrite)
+            let room = try RoomOutputs(out: out, pipeline: pipeline, overwrite: overwrite, originMicros: inventory.firstArrivalMicros)
+            outputs = room
+            for (index, participant) in inventory.participants.enumerated() {
+                for stream in participant.streams.compactMap({ inventory.stream($0) }) { try room.addStream(stream, colourIndex: index) }
             }
-            if pipeline.tracks {
-                for participant in inventory.participants {
-                    remuxers[participant.name] = ParticipantRemuxer(participant: participant, inventory: inventory,
-                                                                    path: out.participantPath(participant.name), overwrite: overwrite)
-                }
-            }
-            let participantOfStream = Dictionary(uniqueKeysWithValues: inventory.streams.map { ($0.key, $0.participant) })
             let reader = FrameReader(inventory: inventory, options: options)
             let total = Double(inventory.lastArrivalMicros - inventory.firstArrivalMicros) / 1_000_000
-            var count = 0
             while let roomFrame = try reader.next() {
-                try composite?.add(roomFrame)
-                if let name = participantOfStream[roomFrame.stream] { try remuxers[name]?.add(roomFrame) }
-                count += 1
-                if let progress, count % 200 == 0 {
+                try room.add(roomFrame)
+                if let progress, room.framesAdded % 200 == 0 {
                     progress(JobProgress(mediaSeconds: Double(roomFrame.frame.arrivalMicros - inventory.firstArrivalMicros) / 1_000_000,
                                       totalSeconds: total, elapsedSeconds: (ContinuousClock.now - started).seconds))
                 }
             }
-            var outputs: [OutputFile] = []
-            var warnings = inventory.warnings
-            if let composite {
-                try composite.finish()
-                outputs.append(OutputFile(name: "composite", path: out.compositePath,
-                                          frames: composite.stats.videoFrames + composite.stats.audioBlocks,
-                                          durationSeconds: composite.stats.durationSeconds))
-                if composite.stats.decodeErrors > 0 { warnings.append("composite: \(composite.stats.decodeErrors) video frames did not decode and were skipped") }
-                if composite.stats.lateFrames > 0 { warnings.append("composite: \(composite.stats.lateFrames) frames arrived after their time was written") }
-            }
-            for participant in inventory.participants {
-                guard let remuxer = remuxers[participant.name] else { continue }
-                if try remuxer.finish() {
-                    outputs.append(OutputFile(name: participant.name, path: remuxer.path,
-                                              frames: remuxer.framesWritten, durationSeconds: Double(remuxer.lastEndMillis) / 1000))
-                } else {
-                    warnings.append("\(participant.name): no decodable media, no file written")
-                }
-                warnings += remuxer.warnings
-            }
+            let written = try room.finish()
             progress?(JobProgress(mediaSeconds: total, totalSeconds: total, elapsedSeconds: (ContinuousClock.now - started).seconds))
-            return TranscodeResult(outputs: outputs, warnings: warnings, stats: reader.stats, composite: composite?.stats, inventory: inventory)
+            return TranscodeResult(outputs: written.outputs, warnings: inventory.warnings + written.warnings, stats: reader.stats,
+                                   composite: room.compositeStats, inventory: inventory)
         } catch {
-            abortAll()
+            // Keep what was written as `.partial` files: nothing poses as finished, nothing is lost.
+            outputs?.abort(keepPartial: true)
             throw error
         }
     }

@@ -39,8 +39,13 @@ final class CaptureRouter {
     /// recording does not overwrite an earlier one's files.
     private let suffix: String
 
-    init(folder: String, local: STUNAddress, defaultParticipant: String?, suffix: String = "") {
+    /// Where every captured packet also goes, to make the outputs while recording.
+    private let outputs: LiveOutputs?
+    private var sourceOf: [String: Int] = [:]
+
+    init(folder: String, local: STUNAddress, defaultParticipant: String?, suffix: String = "", outputs: LiveOutputs? = nil) {
         self.folder = folder
+        self.outputs = outputs
         self.suffix = suffix
         self.local = local
         self.defaultParticipant = defaultParticipant
@@ -81,11 +86,17 @@ final class CaptureRouter {
                 captures[participant] = try ParticipantCapture(path: folder + "/\(safeFileName(participant))\(suffix).pcap", local: local,
                                                                nowMicros: nowMicros)
                 order.append(participant)
+                sourceOf[participant] = outputs?.source(capturePath: captures[participant]!.path)
             } catch {
                 openFailures[participant] = "\(error)"
             }
         }
-        captures[participant]?.write(packet, wallMicros: wallMicros)
+        guard let capture = captures[participant] else { return }
+        let bytes = ParticipantCapture.capturedBytes(packet)
+        capture.write(bytes, of: packet, wallMicros: wallMicros)
+        if let outputs, let source = sourceOf[participant] {
+            outputs.add(source: source, participant: participant, bytes: bytes, arrivalMicros: wallMicros)
+        }
     }
 
     private func hold(_ packet: ReceivedPacket, wallMicros: Int64) {

@@ -62,7 +62,7 @@ public enum JanusRecordJob {
                 throw RoomUnavailable(description: "Janus room \(room) at \(options.url): \(error)")
             }
             clients.append(client)
-            recorders.append(JanusRoomRecorder(options: common, hosts: hosts, captureFolder: recording.captureFolder, group: group,
+            recorders.append(JanusRoomRecorder(options: common, hosts: hosts, captureFolder: recording.captureFolder, liveOutputs: recording.liveOutputs, group: group,
                                                certificate: certificate, client: client, nameSuffix: suffix, log: log))
         }
         log("recording Janus room \(options.room)\(options.screenRoom.map { " (screens: room \($0))" } ?? "") at \(options.url); "
@@ -120,6 +120,7 @@ actor JanusRoomRecorder {
     private let options: LiveRecordingOptions
     private let hosts: [String]
     private let captureFolder: String
+    private let liveOutputs: LiveOutputs?
     private let group: any EventLoopGroup
     private let client: JanusClient
     private let certificate: DTLSCertificate
@@ -137,11 +138,12 @@ actor JanusRoomRecorder {
     private(set) var ended: StopReason?
     private var warnings: [String] = []
 
-    init(options: LiveRecordingOptions, hosts: [String], captureFolder: String, group: any EventLoopGroup,
+    init(options: LiveRecordingOptions, hosts: [String], captureFolder: String, liveOutputs: LiveOutputs?, group: any EventLoopGroup,
          certificate: DTLSCertificate, client: JanusClient, nameSuffix: String, log: @escaping @Sendable (String) -> Void) {
         self.options = options
         self.hosts = hosts
         self.captureFolder = captureFolder
+        self.liveOutputs = liveOutputs
         self.group = group
         self.certificate = certificate
         self.client = client
@@ -204,7 +206,7 @@ actor JanusRoomRecorder {
                     id: "janus\(nameSuffix)-\(sessionCount)", participant: nil, offer: sdp, group: group,
                     bindHost: hosts.count == 1 ? hosts[0] : "0.0.0.0", ports: options.udpPorts, hostAddresses: hosts,
                     certificate: certificate, options: options.peer, captureFolder: captureFolder,
-                    captureSuffix: sessionCount == 1 ? "" : "@\(sessionCount)", onFailure: { _ in })
+                    captureSuffix: sessionCount == 1 ? "" : "@\(sessionCount)", liveOutputs: liveOutputs, onFailure: { _ in })
                 session = opened
                 needsNewSession = false
                 answer = opened.answer

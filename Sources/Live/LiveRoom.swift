@@ -11,6 +11,8 @@ public struct LiveRoomOptions: Sendable {
     public var room: String
     /// Where raw captures go (one pcap per participant).
     public var captureFolder: String
+    /// Where captured packets also go, to make the outputs while recording.
+    public var liveOutputs: LiveOutputs?
     /// The address UDP sockets bind (`0.0.0.0`: all IPv4 interfaces).
     public var bindHost = "0.0.0.0"
     /// UDP ports for publishers' sockets (one each); nil: any free port.
@@ -66,7 +68,7 @@ public actor LiveRoom: WHIPBackend {
             session = try await PeerSession.open(
                 id: id, participant: participant, offer: offer, group: group, bindHost: options.bindHost, ports: options.udpPorts,
                 hostAddresses: options.candidateHosts, certificate: certificate, options: options.peer,
-                captureFolder: options.captureFolder,
+                captureFolder: options.captureFolder, liveOutputs: options.liveOutputs,
                 onFailure: { [weak self] _ in Task { await self?.drop(id) } })
         } catch let error as PeerError {
             throw WHIPError.badRequest(error.description)

@@ -41,13 +41,18 @@ final class ParticipantCapture {
         lastFlushMicros = nowMicros
     }
 
-    /// Appends one packet, seen at `wallMicros` (µs since the epoch).
-    func write(_ packet: ReceivedPacket, wallMicros: Int64) {
-        guard failure == nil else { return }
+    /// A packet's bytes as the capture holds them: RTP with the codec's fixed payload type.
+    static func capturedBytes(_ packet: ReceivedPacket) -> [UInt8] {
         var bytes = packet.bytes
         if packet.kind == .rtp, let codec = packet.codec, bytes.count > 1 {
             bytes[1] = bytes[1] & 0x80 | Self.payloadType(for: codec)
         }
+        return bytes
+    }
+
+    /// Appends one packet (``capturedBytes(_:)`` of it) from `packet.from`, seen at `wallMicros` (µs since the epoch).
+    func write(_ bytes: [UInt8], of packet: ReceivedPacket, wallMicros: Int64) {
+        guard failure == nil else { return }
         let flow = UDPFlow(source: packet.from.ip, sourcePort: packet.from.port, destination: local.ip, destinationPort: local.port)
         do { try writer.write(bytes, flow: flow, atMicros: wallMicros) } catch { failure = error }
         packets += 1

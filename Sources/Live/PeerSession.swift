@@ -47,10 +47,10 @@ final class PeerSession: @unchecked Sendable {
 
     /// Binds a UDP socket on `bindHost`, answers `offer` with candidates on `hostAddresses` and that
     /// socket's port, and writes captures into `captureFolder` (all for `participant`, or by m-line
-    /// once ``route(_:)`` says whose each is).
+    /// once ``route(_:)`` says whose each is), passing each packet on to `liveOutputs` too.
     static func open(id: String, participant: String?, offer: String, group: any EventLoopGroup, bindHost: String,
                      ports: ClosedRange<Int>?, hostAddresses: [String], certificate: DTLSCertificate, options: PeerOptions,
-                     captureFolder: String, captureSuffix: String = "",
+                     captureFolder: String, captureSuffix: String = "", liveOutputs: LiveOutputs? = nil,
                      onFailure: @escaping @Sendable (String) -> Void) async throws -> PeerSession {
         let router = DatagramRouter()
         let channel = try await bind(host: bindHost, ports: ports, group: group, router: router)
@@ -63,7 +63,7 @@ final class PeerSession: @unchecked Sendable {
                 let session = try PeerSession(id: id, participant: participant, offer: offer, channel: channel,
                                               hosts: hostAddresses.map { STUNAddress(ip: $0, port: UInt16(port)) },
                                               certificate: certificate, options: options, captureFolder: captureFolder,
-                                              captureSuffix: captureSuffix)
+                                              captureSuffix: captureSuffix, liveOutputs: liveOutputs)
                 session.onFailure = onFailure
                 router.session = session
                 session.reschedule(now: LiveClock.monotonicMicros())
@@ -92,7 +92,8 @@ final class PeerSession: @unchecked Sendable {
     }
 
     private init(id: String, participant: String?, offer: String, channel: any Channel, hosts: [STUNAddress],
-                 certificate: DTLSCertificate, options: PeerOptions, captureFolder: String, captureSuffix: String) throws {
+                 certificate: DTLSCertificate, options: PeerOptions, captureFolder: String, captureSuffix: String,
+                 liveOutputs: LiveOutputs?) throws {
         self.id = id
         self.participant = participant
         self.channel = channel
@@ -103,7 +104,8 @@ final class PeerSession: @unchecked Sendable {
         remoteUfrag = peer.negotiated.remoteUfrag
         let now = LiveClock.monotonicMicros()
         wallOffsetMicros = LiveClock.wallMicros() - now
-        captures = CaptureRouter(folder: captureFolder, local: localAddress, defaultParticipant: participant, suffix: captureSuffix)
+        captures = CaptureRouter(folder: captureFolder, local: localAddress, defaultParticipant: participant, suffix: captureSuffix,
+                                 outputs: liveOutputs)
         summary = PeerSessionSummary(session: id, participant: participant, remoteAddress: nil, joinedMicros: now + wallOffsetMicros,
                                      connected: false, captures: [], rtpPackets: 0, rtcpPackets: 0,
                                      lostPackets: 0, nackedPackets: 0, repairedPackets: 0, pliSent: 0, srtpAuthFailures: 0)

@@ -63,6 +63,9 @@ public struct LiveRecordingOptions: Sendable {
     public var overwrite = false
     /// Serve Prometheus metrics and `/health` here while recording (`--metrics [HOST:]PORT`).
     public var metricsAddress: (host: String, port: Int)?
+    /// Make the outputs while recording (``LiveOutputs``), so a stop only finalises them; false:
+    /// make them from the captures after the stop (`--outputs-after-stop`).
+    public var outputsWhileRecording = true
 
     public init(outFolder: String, pipeline: PipelineConfig, pipelineName: String) {
         self.outFolder = outFolder
@@ -137,6 +140,8 @@ final class Recording: Sendable {
     let manifestPath: String
     let out: OutputLocation
     let metrics: RecordingMetrics
+    /// The outputs being made while recording, unless `outputsWhileRecording` is off.
+    let liveOutputs: LiveOutputs?
     private let lock: RecordingLock
 
     /// Takes the lock, checks free space, refuses to overwrite, creates `<out>/<base>.capture/` and
@@ -161,11 +166,17 @@ final class Recording: Sendable {
             }
         }
         try FileManager.default.createDirectory(atPath: captureFolder, withIntermediateDirectories: true)
-        try writeManifest(manifest(state: .recording))
+        liveOutputs = options.outputsWhileRecording ? LiveOutputs(out: out, pipeline: options.pipeline, overwrite: options.overwrite) : nil
+        if liveOutputs != nil { metrics.outputsBegin() }
+        do { try writeManifest(manifest(state: .recording)) } catch {
+            _ = try? liveOutputs?.finish()
+            throw error
+        }
     }
 
     /// Gives up a recording that never got going (the room could not be joined): no files stay behind.
     func abandon() {
+        _ = try? liveOutputs?.finish()
         try? FileManager.default.removeItem(atPath: manifestPath)
         rmdir(captureFolder)
     }
@@ -203,6 +214,11 @@ final class Recording: Sendable {
                 let bytes = captureBytes()
                 var current = await snapshot()
                 current.captureBytes = Int(bytes)
+                if let progress = liveOutputs?.progress {
+                    current.framesEncoded = progress.framesEncoded
+                    current.outputMediaSeconds = progress.mediaSeconds
+                    current.outputQueuedPackets = progress.queuedPackets
+                }
                 metrics.update(current)
                 if let free = Self.freeBytes(options.outFolder), free < options.minFreeBytes { return .diskFull }
                 if let limit = options.maxCaptureBytes, bytes >= limit { return .maxSize }
@@ -240,10 +256,9 @@ final class Recording: Sendable {
         final.captureBytes = Int(captureBytes())
         metrics.update(final)
         metrics.setState(.writingOutputs)
-        let written: (outputs: [OutputFile], warnings: [String])
+        var written: (outputs: [OutputFile], warnings: [String])
         do {
-            written = try Self.writeOutputs(connections.flatMap(\.captures), to: out, pipeline: options.pipeline,
-                                            overwrite: options.overwrite, log: log)
+            written = try finishOutputs(connections.flatMap(\.captures), log: log)
         } catch {
             metrics.markFailed("writing outputs: \(error)")
             // Say why the recording stopped and that nothing received is lost (the caller prints the error itself).
@@ -264,6 +279,26 @@ final class Recording: Sendable {
         manifest.warnings += written.warnings
         try writeManifest(manifest)
         return manifest
+    }
+
+    /// The outputs made while recording, finalised; or, when there are none or they were given up,
+    /// the outputs made from the captures now.
+    private func finishOutputs(_ captures: [CaptureSummary], log: (String) -> Void) throws -> (outputs: [OutputFile], warnings: [String]) {
+        var warnings = captures.compactMap { capture in capture.failure.map { "\(capture.participant): capture stopped early: \($0)" } }
+        if let liveOutputs {
+            do {
+                let written = try liveOutputs.finish()
+                if !written.outputs.isEmpty || captures.allSatisfy({ $0.packets == 0 }) {
+                    if written.outputs.isEmpty { warnings.append("no media was received: no WebM written") }
+                    return (written.outputs, warnings + written.warnings)
+                }
+            } catch {
+                log("the outputs made while recording were given up (\(error)); making them from the captures")
+                warnings.append("outputs made from the captures after the stop: \(error)")
+            }
+        }
+        let written = try Self.writeOutputs(captures, to: out, pipeline: options.pipeline, overwrite: options.overwrite, log: log)
+        return (written.outputs, warnings + written.warnings)
     }
 
     /// The composite and per-participant files from the captures, by the same code as `transcode`.

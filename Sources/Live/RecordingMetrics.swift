@@ -30,9 +30,12 @@ public struct MetricsSnapshot: Sendable, Equatable {
     /// Composite video frames encoded and dropped while writing the outputs.
     public var framesEncoded = 0
     public var framesDropped = 0
-    /// Media seconds of the outputs written so far; over the wall time since
-    /// `setState(.writingOutputs)` it gives `flowrec_realtime_factor`.
+    /// Media seconds of the outputs written so far; over the wall time since the outputs began
+    /// (the start, when they are made while recording; else `setState(.writingOutputs)`) it gives
+    /// `flowrec_realtime_factor`.
     public var outputMediaSeconds = 0.0
+    /// Packets waiting for the outputs made while recording.
+    public var outputQueuedPackets = 0
 
     public init() {}
 
@@ -66,6 +69,13 @@ public final class RecordingMetrics: Sendable {
         var recordingEnded: Double?
         var writingStarted: Double?
         var writingEnded: Double?
+        var outputsBegan: Double?
+    }
+
+    /// The outputs are being made while recording, from now on: `flowrec_realtime_factor` counts from here.
+    public func outputsBegin() {
+        let now = clock()
+        values.withLock { $0.outputsBegan = $0.outputsBegan ?? now }
     }
 
     /// The recording starts now (for `flowrec_recording_seconds`), in state `.recording`.
@@ -96,6 +106,7 @@ public final class RecordingMetrics: Sendable {
             v.snapshot.framesEncoded = max(old.framesEncoded, snapshot.framesEncoded)
             v.snapshot.framesDropped = max(old.framesDropped, snapshot.framesDropped)
             v.snapshot.outputMediaSeconds = max(0, snapshot.outputMediaSeconds)
+            v.snapshot.outputQueuedPackets = max(0, snapshot.outputQueuedPackets)
         }
     }
 
@@ -166,13 +177,15 @@ public final class RecordingMetrics: Sendable {
         }
 
         var factor = 0.0
-        if let started = v.writingStarted {
+        if let started = v.outputsBegan ?? v.writingStarted {
             let wall = (v.writingEnded ?? now) - started
             if wall > 0 { factor = s.outputMediaSeconds / wall }
         }
         text.family("flowrec_realtime_factor", .gauge,
-                    help: "Media seconds written per wall second while writing the outputs (0 before).")
+                    help: "Media seconds written per wall second since the outputs began (about 1 while they are made live; 0 before).")
         text.sample("flowrec_realtime_factor", labels: room, factor)
+        text.family("flowrec_output_queue_packets", .gauge, help: "Packets waiting for the outputs made while recording.")
+        text.sample("flowrec_output_queue_packets", labels: room, s.outputQueuedPackets)
 
         if let resident = process.residentMemoryBytes {
             text.family("process_resident_memory_bytes", .gauge, help: "Resident memory size in bytes.")

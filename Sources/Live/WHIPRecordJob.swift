@@ -31,6 +31,7 @@ public enum WHIPRecordJob {
         var roomOptions = LiveRoomOptions(room: options.room, captureFolder: recording.captureFolder,
                                           candidateHosts: common.candidateHosts.isEmpty ? Recording.hostAddresses() : common.candidateHosts)
         roomOptions.peer = common.peer
+        roomOptions.liveOutputs = recording.liveOutputs
         roomOptions.udpPorts = common.udpPorts
         roomOptions.maxParticipants = options.maxParticipants
         // One announced address: bind it, so what we send leaves from the address we announced.

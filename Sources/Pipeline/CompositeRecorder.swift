@@ -28,6 +28,10 @@ public struct CompositeStats: Sendable, Equatable {
 /// participant's frames are placed by a ``ParticipantClock`` with that origin. Output is produced
 /// up to a watermark one second behind the newest arrival, so frames that the reorder buffers
 /// release late still land in time; memory is bounded by that second.
+///
+/// Participants and streams may be added while frames flow (a live recording learns them as they
+/// come): ``addStream(_:)`` before the stream's first frame, ``noteArrival(participant:arrivalMicros:)``
+/// for every packet keeps a participant on the canvas.
 public final class CompositeRecorder {
     /// How far behind the newest arrival output is produced.
     public static let latencyMicros: Int64 = 1_000_000
@@ -40,6 +44,7 @@ public final class CompositeRecorder {
     private var endMicros: Int64 = 0
     private var participants: [ParticipantTrack] = []
     private var participantOfStream: [StreamKey: Int] = [:]
+    private var participantNamed: [String: Int] = [:]
     private let writer: WebMWriter
     private let audioTrack: Int
     private let videoTrack: Int?
@@ -54,35 +59,22 @@ public final class CompositeRecorder {
     private var videoIndex: Int64 = 0
     private var mixed: [Int16]
     /// One block of each participant's audio, allocated once (the mixer reads them in place).
-    private let blockScratch: [UnsafeMutableBufferPointer<Int16>]
+    private var blockScratch: [UnsafeMutableBufferPointer<Int16>] = []
     private var mixInputs: [(samples: UnsafeBufferPointer<Int16>, gain: Float)] = []
     public private(set) var stats = CompositeStats()
 
     static let blockSamples = 960
 
-    /// Opens `path` (as `.partial` until `finish`). Every participant of `inventory` gets a track
-    /// and, with video, a tile while present.
-    public init(inventory: RoomInventory, config: CompositeConfig, path: String, overwrite: Bool) throws {
+    /// Opens `path` (as `.partial` until `finish`) for a room whose time 0 is `originMicros` (capture
+    /// clock); participants come with their streams.
+    public init(config: CompositeConfig, path: String, overwrite: Bool, originMicros: Int64) throws {
         self.config = config
-        origin = inventory.firstArrivalMicros
-        for (index, participant) in inventory.participants.enumerated() {
-            let streams = participant.streams.compactMap { inventory.stream($0) }.filter { $0.codec != nil }
-            guard !streams.isEmpty else { continue }
-            for stream in streams { participantOfStream[stream.key] = participants.count }
-            participants.append(try ParticipantTrack(name: participant.name, index: index, streams: streams, origin: origin,
-                                                     audioChannels: config.audio.channels))
-        }
+        origin = originMicros
         opus = try OpusEncoder(sampleRate: 48_000, channels: config.audio.channels, bitrate: config.audio.bitrateKbps * 1000,
                                application: .audio)
         // -3 dBFS leaves the Opus encoder headroom: lossy coding overshoots a hard-limited peak by about 1 dB.
         mixer = AudioMixer(channels: config.audio.channels, ceilingDBFS: -3)
         mixed = [Int16](repeating: 0, count: Self.blockSamples * config.audio.channels)
-        blockScratch = participants.map { _ in
-            let buffer = UnsafeMutableBufferPointer<Int16>.allocate(capacity: Self.blockSamples * config.audio.channels)
-            buffer.initialize(repeating: 0)
-            return buffer
-        }
-        mixInputs.reserveCapacity(participants.count)
         var tracks: [WebMTrack] = []
         if let videoConfig = config.video {
             video = try VideoOutput(videoConfig)
@@ -99,6 +91,31 @@ public final class CompositeRecorder {
 
     deinit {
         for buffer in blockScratch { buffer.deallocate() }
+    }
+
+    /// Adds a stream of a known codec, and its participant (by ``StreamInfo/participant``) if new.
+    /// `colourIndex` picks the placeholder colour; default: the participant's order of appearance.
+    public func addStream(_ stream: StreamInfo, colourIndex: Int? = nil) throws {
+        guard stream.codec != nil, participantOfStream[stream.key] == nil else { return }
+        let index: Int
+        if let existing = participantNamed[stream.participant] {
+            index = existing
+        } else {
+            index = participants.count
+            participantNamed[stream.participant] = index
+            participants.append(try ParticipantTrack(name: stream.participant, index: colourIndex ?? index, origin: origin,
+                                                     audioChannels: config.audio.channels))
+            let buffer = UnsafeMutableBufferPointer<Int16>.allocate(capacity: Self.blockSamples * config.audio.channels)
+            buffer.initialize(repeating: 0)
+            blockScratch.append(buffer)
+        }
+        participantOfStream[stream.key] = index
+        participants[index].addStream(stream)
+    }
+
+    /// A packet of `participant` arrived (capture clock): it stays on the canvas until a second after its last one.
+    public func noteArrival(participant: String, arrivalMicros: Int64) {
+        if let index = participantNamed[participant] { participants[index].noteArrival(arrivalMicros) }
     }
 
     /// Takes one frame of the room (in arrival order) and writes whatever output is now final.
@@ -123,8 +140,8 @@ public final class CompositeRecorder {
         stats.durationSeconds = Double(max(audioPosition * 1_000_000 / 48_000, videoTime(videoIndex))) / 1_000_000
     }
 
-    /// Closes and keeps what was written as `.partial`.
-    public func abort() { writer.abort(keepPartial: true) }
+    /// Closes the file; what was written stays as `.partial` when `keepPartial`, or is removed.
+    public func abort(keepPartial: Bool) { writer.abort(keepPartial: keepPartial) }
 
     private func videoTime(_ index: Int64) -> Int64 {
         guard let fps = config.video?.fps else { return 0 }

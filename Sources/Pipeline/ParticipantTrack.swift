@@ -8,7 +8,7 @@ import VideoCompose
 /// shows (the last picture, or a placeholder before the first one).
 final class ParticipantTrack {
     let name: String
-    let hasAudio: Bool
+    private(set) var hasAudio = false
     /// A screen share: the speaker layout shows it large.
     var isScreenShare: Bool { name.hasSuffix(ParticipantNames.screenShareSuffix) }
     private var clock: ParticipantClock
@@ -20,8 +20,10 @@ final class ParticipantTrack {
     private var videoDecoders: [StreamKey: any VideoDecoding] = [:]
     private var waitingForKeyframe: Set<StreamKey> = []
     private var picture: I420Frame?
-    private let presentFrom: Int64
-    private let presentUntil: Int64
+    private let origin: Int64
+    /// Room time of its first packet and of its last packet so far.
+    private var presentFrom = Int64.max
+    private var lastArrival = Int64.min
     private let placeholder: TileContent
     private(set) var decodeErrors = 0
 
@@ -30,18 +32,29 @@ final class ParticipantTrack {
         (110, 160, 100), (120, 100, 160), (140, 90, 120), (100, 140, 140), (130, 120, 90), (90, 150, 150),
     ]
 
-    init(name: String, index: Int, streams: [StreamInfo], origin: Int64, audioChannels: Int) throws {
+    /// A participant with no streams yet (``addStream(_:)`` brings them); `index` picks its placeholder colour.
+    init(name: String, index: Int, origin: Int64, audioChannels: Int) throws {
         self.name = name
+        self.origin = origin
         self.audioChannels = audioChannels
-        hasAudio = streams.contains { $0.codec == .opus }
-        clock = ParticipantClock(originMicros: origin, streams: streams)
+        clock = ParticipantClock(originMicros: origin, streams: [])
         timeline = PCMTimeline(channels: audioChannels, capacitySamples: 10 * 48_000)
-        presentFrom = (streams.map(\.firstArrivalMicros).min() ?? origin) - origin
-        presentUntil = (streams.map(\.lastArrivalMicros).max() ?? origin) - origin + CompositeRecorder.leaveGraceMicros
         let colour = Self.palette[index % Self.palette.count]
         let initial = name.first { $0.isLetter || $0.isNumber }.map { Character($0.uppercased()) } ?? "?"
         placeholder = .placeholder(y: colour.0, u: colour.1, v: colour.2, initial: initial)
     }
+
+    /// Takes one of its streams: what is known of it so far (a recording learns more as it goes,
+    /// see ``noteArrival(_:)``; a transcode knows it all from the scan).
+    func addStream(_ stream: StreamInfo) {
+        clock.add(stream)
+        if stream.codec == .opus { hasAudio = true }
+        presentFrom = min(presentFrom, stream.firstArrivalMicros - origin)
+        noteArrival(stream.lastArrivalMicros)
+    }
+
+    /// A packet of this participant arrived at `arrivalMicros` (capture clock): it stays on the canvas.
+    func noteArrival(_ arrivalMicros: Int64) { lastArrival = max(lastArrival, arrivalMicros - origin) }
 
     /// Takes one frame. Returns whether it came in time to be used (audio not yet mixed) and the
     /// room time at which its presentation ends.
@@ -80,7 +93,7 @@ final class ParticipantTrack {
     func discardAudio(before position: Int64) { timeline.discard(before: position) }
 
     /// On the canvas from its first media until a grace period after its last.
-    func isPresent(at time: Int64) -> Bool { time >= presentFrom && time < presentUntil }
+    func isPresent(at time: Int64) -> Bool { time >= presentFrom && time < lastArrival + CompositeRecorder.leaveGraceMicros }
 
     /// Decodes every queued frame presented at or before `time`, in order; the last picture stays.
     /// A frame that does not decode is counted and skipped, and that stream waits for a keyframe.

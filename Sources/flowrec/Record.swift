@@ -16,10 +16,12 @@ struct Record: ParsableCommand {
         --whip: every publisher that POSTs an SDP offer to http://HOST:PORT/whip/ROOM becomes a participant. \
         --janus: flowrec joins videoroom ROOM as a silent participant (it never publishes) and subscribes to \
         every publisher, following joins and leaves. Each participant's decrypted packets go to \
-        DIR/<base>.capture/<participant>.pcap (synced every second). When the recording stops (--duration, \
-        --stop-when-empty, the room is destroyed, SIGINT or SIGTERM) the captures become DIR/<base>.webm (the \
-        composite of --pipeline) and, with --tracks, DIR/<base>.<participant>.webm, and DIR/<base>.json describes \
-        the recording. <base> is ROOM-<UTC start>, or --name.
+        DIR/<base>.capture/<participant>.pcap (synced every second). While recording, the same packets become \
+        DIR/<base>.webm (the composite of --pipeline) and, with --tracks, DIR/<base>.<participant>.webm, about a \
+        second behind (as .partial files); when the recording stops (--duration, --stop-when-empty, the room is \
+        destroyed, SIGINT or SIGTERM) they are finalised within a second or two, and DIR/<base>.json describes the \
+        recording. If the outputs cannot keep up, or with --outputs-after-stop, they are made from the captures \
+        after the stop. <base> is ROOM-<UTC start>, or --name.
         Exit codes: 0 planned stop (duration, empty room, size limit, room closed); 64 usage error; 69 the room or server \
         cannot be reached, or was lost during the recording; 73 output exists; 74 I/O error or disk full (files finalised); \
         75 another run holds the lock; 130 stopped by SIGINT/SIGTERM (files finalised).
@@ -60,6 +62,8 @@ struct Record: ParsableCommand {
     @Option(help: "TURN password.") var turnPass: String?
     @Option(help: "DTLS role when the offer leaves it open: auto (client), client or server.") var dtlsRole = "auto"
     @Option(help: "Bitrate announced to senders with REMB, kbit/s.") var rembKbps = 2500
+    @Flag(help: "Make the WebM files from the captures after the stop, not while recording (less CPU during the call, a longer stop).")
+    var outputsAfterStop = false
     @Flag(help: "Overwrite existing output files.") var force = false
 
     func validate() throws {
@@ -90,6 +94,7 @@ struct Record: ParsableCommand {
             common.nameTemplate = name
             common.candidateHosts = iceHost
             common.overwrite = force
+            common.outputsWhileRecording = !outputsAfterStop
             if let metrics {
                 guard let address = MetricsServer.parseAddress(metrics) else { throw ValidationError("--metrics: '\(metrics)' is not PORT or HOST:PORT") }
                 common.metricsAddress = address

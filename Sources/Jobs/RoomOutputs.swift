@@ -1,0 +1,90 @@
+import Ingest
+import Pipeline
+
+/// The files one room becomes: the composite the pipeline describes and, with `tracks`, one WebM
+/// per participant. Frames go in (in arrival order), files come out; streams and participants are
+/// declared before their first frame. `transcode` declares them all from the scan; a live
+/// recording declares each as its first packet arrives.
+public final class RoomOutputs {
+    private let out: OutputLocation
+    private let pipeline: PipelineConfig
+    private let overwrite: Bool
+    private let composite: CompositeRecorder?
+    private var remuxers: [String: ParticipantRemuxer] = [:]
+    private var participantOfStream: [StreamKey: String] = [:]
+    /// Participants in order of appearance.
+    private var order: [String] = []
+    public private(set) var framesAdded = 0
+
+    /// Opens the composite (as `.partial`); `originMicros` is the room's time 0 on the capture clock.
+    public init(out: OutputLocation, pipeline: PipelineConfig, overwrite: Bool, originMicros: Int64) throws {
+        self.out = out
+        self.pipeline = pipeline
+        self.overwrite = overwrite
+        composite = try pipeline.composite.map {
+            try CompositeRecorder(config: $0, path: out.compositePath, overwrite: overwrite, originMicros: originMicros)
+        }
+    }
+
+    /// Declares a stream (with a known codec) of ``StreamInfo/participant``; `colourIndex` picks the
+    /// participant's placeholder colour (default: its order of appearance).
+    public func addStream(_ stream: StreamInfo, colourIndex: Int? = nil) throws {
+        guard stream.codec != nil, participantOfStream[stream.key] == nil else { return }
+        let name = stream.participant
+        participantOfStream[stream.key] = name
+        if !order.contains(name) { order.append(name) }
+        try composite?.addStream(stream, colourIndex: colourIndex)
+        if pipeline.tracks {
+            let remuxer = remuxers[name] ?? ParticipantRemuxer(name: name, path: out.participantPath(name), overwrite: overwrite)
+            remuxers[name] = remuxer
+            remuxer.addStream(stream)
+        }
+    }
+
+    /// A packet of `participant` arrived (capture clock): keeps it on the canvas.
+    public func noteArrival(participant: String, arrivalMicros: Int64) {
+        composite?.noteArrival(participant: participant, arrivalMicros: arrivalMicros)
+    }
+
+    /// Takes one frame of a declared stream.
+    public func add(_ roomFrame: RoomFrame) throws {
+        try composite?.add(roomFrame)
+        if let name = participantOfStream[roomFrame.stream] { try remuxers[name]?.add(roomFrame) }
+        framesAdded += 1
+    }
+
+    /// Composite frames and audio blocks written so far, and the composite's media time written.
+    public var compositeStats: CompositeStats? { composite?.stats }
+
+    /// Finalises every file; returns what was written and what to warn about.
+    public func finish() throws -> (outputs: [OutputFile], warnings: [String]) {
+        var outputs: [OutputFile] = []
+        var warnings: [String] = []
+        if let composite {
+            try composite.finish()
+            outputs.append(OutputFile(name: "composite", path: out.compositePath,
+                                      frames: composite.stats.videoFrames + composite.stats.audioBlocks,
+                                      durationSeconds: composite.stats.durationSeconds))
+            if composite.stats.decodeErrors > 0 { warnings.append("composite: \(composite.stats.decodeErrors) video frames did not decode and were skipped") }
+            if composite.stats.lateFrames > 0 { warnings.append("composite: \(composite.stats.lateFrames) frames arrived after their time was written") }
+        }
+        for name in order {
+            guard let remuxer = remuxers[name] else { continue }
+            if try remuxer.finish() {
+                outputs.append(OutputFile(name: name, path: remuxer.path, frames: remuxer.framesWritten,
+                                          durationSeconds: Double(remuxer.lastEndMillis) / 1000))
+            } else {
+                warnings.append("\(name): no decodable media, no file written")
+            }
+            warnings += remuxer.warnings
+        }
+        return (outputs, warnings)
+    }
+
+    /// Closes every file; what was written stays as `.partial` when `keepPartial` (nothing poses
+    /// as finished), or is removed.
+    public func abort(keepPartial: Bool) {
+        composite?.abort(keepPartial: keepPartial)
+        for remuxer in remuxers.values { remuxer.abort(keepPartial: keepPartial) }
+    }
+}

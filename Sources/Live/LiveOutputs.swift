@@ -1,0 +1,237 @@
+import Foundation
+import Ingest
+import Jobs
+import Media
+import Pipeline
+import RTP
+
+/// How far the live outputs have got, for metrics.
+public struct LiveOutputsProgress: Sendable, Equatable {
+    /// Composite video frames encoded so far.
+    public var framesEncoded = 0
+    /// Composite media time written so far, seconds.
+    public var mediaSeconds = 0.0
+    /// Packets waiting for the worker now.
+    public var queuedPackets = 0
+    /// Why the live outputs were given up, if they were (the outputs are then made from the captures).
+    public var failure: String?
+}
+
+/// Makes a recording's outputs while it runs, so that a stop (SIGTERM included) only has to write
+/// the last second and the trailers.
+///
+/// Every captured packet is also queued here; one worker thread turns them into frames
+/// (``InputFramer``: reorder buffer and depacketizer per stream) and feeds ``RoomOutputs``, the same
+/// composite and per-participant writers as `flowrec transcode`, about a second behind the newest
+/// packet. Streams are declared on their first packet (codec by the capture's fixed payload types).
+///
+/// When the worker falls behind (``maxQueuedPackets`` waiting) or writing fails, the live outputs are
+/// given up (their `.partial` files removed) and ``finish()`` says why: the recording then makes
+/// the outputs from the captures after the stop, as before. A test can ask the queue to block
+/// instead (`blockWhenFull`), for runs faster than real time.
+public final class LiveOutputs: @unchecked Sendable {
+    /// Packets queued at most before the live outputs are given up (about 30 s of a four-person room).
+    public static let maxQueuedPackets = 20_000
+
+    private let condition = NSCondition()
+    // Guarded by `condition`:
+    private var queue: [Packet] = []
+    private var closing = false
+    private var finished = false
+    private var progressNow = LiveOutputsProgress()
+    private var sources: [String] = []
+    private var result: Result<(outputs: [OutputFile], warnings: [String]), JobError>?
+
+    private let blockWhenFull: Bool
+    private let maxQueued: Int
+    private let clock: @Sendable () -> Int64
+
+    struct Packet {
+        var source: Int
+        var participant: String
+        var bytes: [UInt8]
+        var arrivalMicros: Int64
+    }
+
+    /// Starts the worker; nothing is written before the first packet. `clock` is the capture clock
+    /// (µs), read while no packet comes.
+    public init(out: OutputLocation, pipeline: PipelineConfig, overwrite: Bool, maxQueuedPackets: Int = LiveOutputs.maxQueuedPackets,
+                blockWhenFull: Bool = false, clock: (@Sendable () -> Int64)? = nil) {
+        self.blockWhenFull = blockWhenFull
+        self.clock = clock ?? { LiveClock.wallMicros() }
+        maxQueued = maxQueuedPackets
+        let thread = Thread { [self] in run(LiveOutputsWorker(out: out, pipeline: pipeline, overwrite: overwrite)) }
+        thread.name = "flowrec-live-outputs"
+        thread.start()
+    }
+
+    /// A number for one capture file's packets (one participant's connection): the input it would be in `transcode`.
+    public func source(capturePath: String) -> Int {
+        condition.lock()
+        defer { condition.unlock() }
+        if let known = sources.firstIndex(of: capturePath) { return known }
+        sources.append(capturePath)
+        return sources.count - 1
+    }
+
+    /// Queues one packet as captured (payload types already rewritten to the capture's fixed ones),
+    /// seen at `arrivalMicros` on the capture clock.
+    public func add(source: Int, participant: String, bytes: [UInt8], arrivalMicros: Int64) {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !closing, progressNow.failure == nil else { return }
+        while queue.count >= maxQueued {
+            guard blockWhenFull else {
+                progressNow.failure = "the live outputs fell \(maxQueued) packets behind"
+                queue.removeAll()
+                condition.broadcast()
+                return
+            }
+            condition.wait()
+        }
+        queue.append(Packet(source: source, participant: participant, bytes: bytes, arrivalMicros: arrivalMicros))
+        condition.broadcast()
+    }
+
+    public var progress: LiveOutputsProgress {
+        condition.lock()
+        defer { condition.unlock() }
+        var now = progressNow
+        now.queuedPackets = queue.count
+        return now
+    }
+
+    /// Writes what is queued and finalises the files; waits for the worker. Throws why the live
+    /// outputs were given up (none of their files is left behind then).
+    public func finish() throws -> (outputs: [OutputFile], warnings: [String]) {
+        condition.lock()
+        closing = true
+        condition.broadcast()
+        while !finished { condition.wait() }
+        let result = result!
+        condition.unlock()
+        return try result.get()
+    }
+
+    private func run(_ worker: LiveOutputsWorker) {
+        var batch: [Packet] = []
+        while true {
+            condition.lock()
+            while queue.isEmpty, !closing, progressNow.failure == nil {
+                // Wake at least every 100 ms: reorder buffers release what they held too long.
+                if !condition.wait(until: Date(timeIntervalSinceNow: 0.1)) { break }
+            }
+            swap(&batch, &queue)
+            let failure = progressNow.failure
+            let ending = closing && batch.isEmpty
+            condition.broadcast()
+            condition.unlock()
+
+            if let failure {
+                worker.giveUp()
+                return end(.failure(JobError(failure)))
+            }
+            do {
+                if batch.isEmpty { try worker.tick(wallMicros: clock()) }
+                for packet in batch { try worker.add(packet) }
+                batch.removeAll(keepingCapacity: true)
+                report(worker)
+                if ending { return end(.success(try worker.finish())) }
+            } catch {
+                worker.giveUp()
+                condition.lock()
+                progressNow.failure = "writing the live outputs failed: \(error)"
+                condition.unlock()
+                return end(.failure(JobError("\(error)")))
+            }
+        }
+    }
+
+    private func report(_ worker: LiveOutputsWorker) {
+        let stats = worker.compositeStats
+        condition.lock()
+        progressNow.framesEncoded = stats?.videoFrames ?? 0
+        progressNow.mediaSeconds = Double(stats?.audioBlocks ?? 0) * 0.02
+        condition.unlock()
+    }
+
+    private func end(_ outcome: Result<(outputs: [OutputFile], warnings: [String]), JobError>) {
+        condition.lock()
+        result = outcome
+        queue.removeAll()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// The worker thread's state: one ``InputFramer`` per source, the room's outputs.
+private final class LiveOutputsWorker {
+    private let out: OutputLocation
+    private let pipeline: PipelineConfig
+    private let overwrite: Bool
+    private var room: RoomOutputs?
+    private var framers: [Int: InputFramer] = [:]
+    private let payloadTypes = ParticipantCapture.payloadTypes
+    private var lastSweep = Int64.min
+    private var newestArrival = Int64.min
+
+    init(out: OutputLocation, pipeline: PipelineConfig, overwrite: Bool) {
+        self.out = out
+        self.pipeline = pipeline
+        self.overwrite = overwrite
+    }
+
+    var compositeStats: CompositeStats? { room?.compositeStats }
+
+    func add(_ packet: LiveOutputs.Packet) throws {
+        let bytes = packet.bytes
+        guard bytes.count >= 12, bytes[0] >> 6 == 2, !isRTCP(bytes) else { return }
+        let arrival = packet.arrivalMicros
+        newestArrival = max(newestArrival, arrival)
+        let framer = framers[packet.source] ?? {
+            let created = InputFramer(input: packet.source, options: IngestOptions())
+            framers[packet.source] = created
+            return created
+        }()
+        let ssrc = UInt32(bytes[8]) << 24 | UInt32(bytes[9]) << 16 | UInt32(bytes[10]) << 8 | UInt32(bytes[11])
+        let payloadType = bytes[1] & 0x7F
+        let name = safeFileName(packet.participant)
+        if !framer.hasStream(ssrc), let codec = payloadTypes[payloadType] {
+            let room = try self.room ?? RoomOutputs(out: out, pipeline: pipeline, overwrite: overwrite, originMicros: arrival)
+            self.room = room
+            framer.addStream(ssrc: ssrc, codec: codec, payloadType: payloadType)
+            try room.addStream(StreamInfo(key: StreamKey(input: packet.source, ssrc: ssrc), codec: codec, codecSource: "sdp",
+                                          payloadType: payloadType, participant: name, arrivalMicros: arrival))
+        }
+        guard let room else { return }
+        room.noteArrival(participant: name, arrivalMicros: arrival)
+        for frame in framer.push(bytes, arrivalMicros: arrival) { try room.add(frame) }
+        // Time passes for every source, not only the one that sent this packet.
+        if arrival >= lastSweep &+ 20_000 { try sweep(arrival) }
+    }
+
+    /// No packet came for a while: release what the reorder buffers held too long.
+    func tick(wallMicros: Int64) throws {
+        guard newestArrival != .min else { return }
+        try sweep(max(newestArrival, wallMicros))
+    }
+
+    private func sweep(_ now: Int64) throws {
+        lastSweep = now
+        guard let room else { return }
+        for source in framers.keys.sorted() {
+            for frame in framers[source]!.advance(toMicros: now) { try room.add(frame) }
+        }
+    }
+
+    func finish() throws -> (outputs: [OutputFile], warnings: [String]) {
+        guard let room else { return ([], []) }
+        for source in framers.keys.sorted() {
+            for frame in framers[source]!.finish() { try room.add(frame) }
+        }
+        return try room.finish()
+    }
+
+    func giveUp() { room?.abort(keepPartial: false) }
+}
