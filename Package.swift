@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(name: "ICETests", dependencies: ["ICE", "SeededRandom"]),
         .testTarget(name: "PeerTests", dependencies: ["Peer", "RTP", "ICE", "DTLS", "SRTP", "SDP", "Media", "SeededRandom"]),
         .testTarget(name: "WHIPTests", dependencies: ["WHIP"]),
-        .testTarget(name: "LiveTests", dependencies: ["Live"]),
+        .testTarget(name: "LiveTests", dependencies: ["Live", "Jobs", "Synth", "Capture", "Ingest", "Pipeline", "WebM"]),
         .testTarget(name: "JanusTests", dependencies: ["Janus", "JSONText", "SeededRandom"]),
         .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP", "RTP"]),
         .testTarget(name: "AudioMixTests", dependencies: ["AudioMix", "Media"]),

@@ -7,8 +7,10 @@
 #
 # Measures, for the flowrec process only: CPU seconds (user+sys, /proc/PID/stat sampled every
 # 0.5 s; the total from /usr/bin/time) and average cores for the live phase (start → the last
-# publisher has stopped), the wind-down (→ flowrec logs "writing outputs", includes the 2 s
-# --stop-when-empty wait) and the finalisation (→ exit: captures → WebM); peak RSS (VmHWM).
+# publisher has stopped; the outputs are made meanwhile), the wind-down (→ flowrec logs "stopping (",
+# the 2 s --stop-when-empty wait) and the finalisation (→ exit: the last second of the outputs and
+# their trailers; with --outputs-after-stop in FLOWREC_ARGS, the whole outputs from the captures);
+# peak RSS (VmHWM).
 # Frames: the composite's video frames (ffprobe -count_frames) against 30 fps over the time every
 # publisher was present, each participant's track against the frames its publisher says it sent,
 # and the manifest's packet counters and warnings. Also the publishers' CPU and achieved frame rate
@@ -18,6 +20,7 @@
 #   Benchmarks/whip-record.sh [SECONDS=60] [PUBLISHERS=4]
 #   FLOWREC_BIN=/path/to/flowrec   use this binary instead of building .build-bench (release)
 #   BENCH_DIR=/tmp/flowrec-bench    where the run folder goes (whip-record-<S>s-<P>p, replaced)
+#   FLOWREC_ARGS="--outputs-after-stop"  extra `flowrec record` options
 #   PUBLISH_ARGS="--noise"          extra whip_publish.py options (the default picture, a solid colour
 #                                   and a moving square, encodes to ~30 kbit/s, one packet a frame;
 #                                   --noise makes frames span several packets)
@@ -61,7 +64,7 @@ head -n 1 /proc/stat > "$W/machine.before"; cat /proc/loadavg >> "$W/machine.bef
 echo "$EPOCHREALTIME" > "$W/t.start"
 timeout $((S + 150)) /usr/bin/time -f "%e %U %S %M" -o "$W/flowrec.time" \
   "$FLOWREC" record --whip 10.99.0.1:8080 --room bench --out "$W/out" --name room --tracks \
-  --ice-host 10.99.0.1 --udp-ports 20000-20099 --stop-when-empty 2s --duration $((S + 30))s \
+  --ice-host 10.99.0.1 --udp-ports 20000-20099 --stop-when-empty 2s --duration $((S + 30))s $FLOWREC_ARGS \
   > "$W/record.out" 2> >(while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done > "$W/record.err") &
 rec=$!
 # flowrec is timeout's grandchild (timeout → time → flowrec).
@@ -112,7 +115,7 @@ wait $sampler
 sleep 0.2  # the stderr timestamper drains
 echo "flowrec exit $rc"
 EOF
-W=$work S=$seconds P=$publishers FLOWREC=$flowrec PY=$python ROOT=$root PUBARGS=${PUBLISH_ARGS:-} \
+W=$work S=$seconds P=$publishers FLOWREC=$flowrec PY=$python ROOT=$root PUBARGS=${PUBLISH_ARGS:-} FLOWREC_ARGS=${FLOWREC_ARGS:-} \
   timeout $((seconds + 240)) unshare --net /bin/bash "$work/netns.sh" || echo "netns run failed: $?"
 
 # ---- outputs: ffprobe ------------------------------------------------------------------------------
@@ -182,7 +185,7 @@ def cpu_at(t):
     return samples[-1][1]
 
 
-# phase boundaries: the last publisher stopped; flowrec logged "writing outputs"
+# phase boundaries: the last publisher stopped; flowrec logged "stopping ("
 pub_ends = []
 for i in range(P):
     e = (read(f"pub{i}.end", "") or "").split()
@@ -194,7 +197,7 @@ err_lines = []
 for line in (read("record.err", "") or "").splitlines():
     ts, _, text = line.partition(" ")
     err_lines.append(text)
-    if t_write is None and "writing outputs from" in text:
+    if t_write is None and "stopping (" in text:
         t_write = float(ts)
 if t_write is None:
     t_write = t_end

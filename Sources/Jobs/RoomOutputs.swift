@@ -1,3 +1,4 @@
+import Foundation
 import Ingest
 import Pipeline
 
@@ -16,8 +17,10 @@ public final class RoomOutputs {
     private var order: [String] = []
     public private(set) var framesAdded = 0
 
-    /// Opens the composite (as `.partial`); `originMicros` is the room's time 0 on the capture clock.
+    /// Creates the output folder and opens the composite (as `.partial`); `originMicros` is the
+    /// room's time 0 on the capture clock.
     public init(out: OutputLocation, pipeline: PipelineConfig, overwrite: Bool, originMicros: Int64) throws {
+        try FileManager.default.createDirectory(atPath: out.folder, withIntermediateDirectories: true)
         self.out = out
         self.pipeline = pipeline
         self.overwrite = overwrite

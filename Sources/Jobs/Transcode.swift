@@ -41,7 +41,6 @@ public enum TranscodeJob {
                            overwrite: Bool = false, progress: (@Sendable (JobProgress) -> Void)? = nil) throws -> TranscodeResult {
         let started = ContinuousClock.now
         let inventory = try RoomScanner.scan(paths: inputs, options: options)
-        try FileManager.default.createDirectory(atPath: out.folder, withIntermediateDirectories: true)
         var outputs: RoomOutputs?
         do {
             let room = try RoomOutputs(out: out, pipeline: pipeline, overwrite: overwrite, originMicros: inventory.firstArrivalMicros)

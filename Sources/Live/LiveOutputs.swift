@@ -26,7 +26,7 @@ public struct LiveOutputsProgress: Sendable, Equatable {
 /// packet. Streams are declared on their first packet (codec by the capture's fixed payload types).
 ///
 /// When the worker falls behind (``maxQueuedPackets`` waiting) or writing fails, the live outputs are
-/// given up (their `.partial` files removed) and ``finish()`` says why: the recording then makes
+/// given up (their files stay `.partial`) and ``finish()`` throws why: the recording then makes
 /// the outputs from the captures after the stop, as before. A test can ask the queue to block
 /// instead (`blockWhenFull`), for runs faster than real time.
 public final class LiveOutputs: @unchecked Sendable {
@@ -40,7 +40,7 @@ public final class LiveOutputs: @unchecked Sendable {
     private var finished = false
     private var progressNow = LiveOutputsProgress()
     private var sources: [String] = []
-    private var result: Result<(outputs: [OutputFile], warnings: [String]), JobError>?
+    private var result: Result<(outputs: [OutputFile], warnings: [String]), any Error>?
 
     private let blockWhenFull: Bool
     private let maxQueued: Int
@@ -102,7 +102,7 @@ public final class LiveOutputs: @unchecked Sendable {
     }
 
     /// Writes what is queued and finalises the files; waits for the worker. Throws why the live
-    /// outputs were given up (none of their files is left behind then).
+    /// outputs were given up (their files are then `.partial`).
     public func finish() throws -> (outputs: [OutputFile], warnings: [String]) {
         condition.lock()
         closing = true
@@ -142,7 +142,7 @@ public final class LiveOutputs: @unchecked Sendable {
                 condition.lock()
                 progressNow.failure = "writing the live outputs failed: \(error)"
                 condition.unlock()
-                return end(.failure(JobError("\(error)")))
+                return end(.failure(error))
             }
         }
     }
@@ -155,7 +155,7 @@ public final class LiveOutputs: @unchecked Sendable {
         condition.unlock()
     }
 
-    private func end(_ outcome: Result<(outputs: [OutputFile], warnings: [String]), JobError>) {
+    private func end(_ outcome: Result<(outputs: [OutputFile], warnings: [String]), any Error>) {
         condition.lock()
         result = outcome
         queue.removeAll()
@@ -233,5 +233,7 @@ private final class LiveOutputsWorker {
         return try room.finish()
     }
 
-    func giveUp() { room?.abort(keepPartial: false) }
+    /// Closes every file, keeping what was written as `.partial` (the fallback from the captures
+    /// writes the same names; if that fails too, nothing received is lost).
+    func giveUp() { room?.abort(keepPartial: true) }
 }

@@ -258,7 +258,7 @@ final class Recording: Sendable {
         metrics.setState(.writingOutputs)
         var written: (outputs: [OutputFile], warnings: [String])
         do {
-            written = try finishOutputs(connections.flatMap(\.captures), log: log)
+            written = try finishOutputs(connections.flatMap(\.captures), reason: reason, log: log)
         } catch {
             metrics.markFailed("writing outputs: \(error)")
             // Say why the recording stopped and that nothing received is lost (the caller prints the error itself).
@@ -282,8 +282,9 @@ final class Recording: Sendable {
     }
 
     /// The outputs made while recording, finalised; or, when there are none or they were given up,
-    /// the outputs made from the captures now.
-    private func finishOutputs(_ captures: [CaptureSummary], log: (String) -> Void) throws -> (outputs: [OutputFile], warnings: [String]) {
+    /// the outputs made from the captures now (unless the disk is full: they would not fit either).
+    private func finishOutputs(_ captures: [CaptureSummary], reason: StopReason,
+                               log: (String) -> Void) throws -> (outputs: [OutputFile], warnings: [String]) {
         var warnings = captures.compactMap { capture in capture.failure.map { "\(capture.participant): capture stopped early: \($0)" } }
         if let liveOutputs {
             do {
@@ -293,6 +294,8 @@ final class Recording: Sendable {
                     return (written.outputs, warnings + written.warnings)
                 }
             } catch {
+                // Out of space: making them again from the captures would not fit either; `recover` can, elsewhere.
+                if reason == .diskFull { throw error }
                 log("the outputs made while recording were given up (\(error)); making them from the captures")
                 warnings.append("outputs made from the captures after the stop: \(error)")
             }

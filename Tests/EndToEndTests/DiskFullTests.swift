@@ -92,7 +92,8 @@ import Testing
         let m = try manifest(run.copy + "/disk.json")
         #expect(m["stopReason"] as? String == "diskFull", "\(m)")
         // It stopped on its own soon after the free space ran low (2 MiB of capture at ~190 KB/s), not at
-        // --duration; the outputs are made after the stop (about 1 s of work per second recorded on a slow debug build).
+        // --duration; the outputs were made while recording, so the stop only finalises them or, when they
+        // no longer fit, keeps the captures for `recover` — no transcode after the stop.
         let iso = ISO8601DateFormatter()
         iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         let started = try #require(iso.date(from: m["startedAt"] as? String ?? ""), "\(m)")
@@ -101,7 +102,7 @@ import Testing
         #expect(recorded > 5 && recorded < 15, "the recording stopped \(recorded) s after it started")
         let media = Double(run.value("media-seconds") ?? "") ?? 99
         let exit = Double(run.value("exit-seconds") ?? "") ?? 99
-        #expect(exit - media < 60, "flowrec exited \(exit - media) s after media started flowing\n\(run.log)")
+        #expect(exit - media < 25, "flowrec exited \(exit - media) s after media started flowing\n\(run.log)")
         let state = m["state"] as? String
         #expect(state == "complete" || state == "writing-outputs", "\(m)")
 
