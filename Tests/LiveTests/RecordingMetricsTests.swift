@@ -18,6 +18,7 @@ let expectedFamilies: [String: String] = [
     "flowrec_nack_packets_total": "counter", "flowrec_rtx_repaired_packets_total": "counter", "flowrec_pli_sent_total": "counter",
     "flowrec_srtp_auth_failures_total": "counter", "flowrec_capture_bytes_total": "counter",
     "flowrec_frames_encoded_total": "counter", "flowrec_frames_dropped_total": "counter", "flowrec_realtime_factor": "gauge",
+    "flowrec_output_queue_packets": "gauge",
     "process_resident_memory_bytes": "gauge", "process_cpu_seconds_total": "counter",
 ]
 
@@ -118,9 +119,12 @@ func checkFamilies(_ text: String, room: String) throws -> [String: ParsedFamily
             # HELP flowrec_frames_dropped_total Composite video frames dropped.
             # TYPE flowrec_frames_dropped_total counter
             flowrec_frames_dropped_total{ROOM} 3
-            # HELP flowrec_realtime_factor Media seconds written per wall second while writing the outputs (0 before).
+            # HELP flowrec_realtime_factor Media seconds written per wall second since the outputs began (about 1 while they are made live; 0 before).
             # TYPE flowrec_realtime_factor gauge
             flowrec_realtime_factor{ROOM} 2.5
+            # HELP flowrec_output_queue_packets Packets waiting for the outputs made while recording.
+            # TYPE flowrec_output_queue_packets gauge
+            flowrec_output_queue_packets{ROOM} 0
             # HELP process_resident_memory_bytes Resident memory size in bytes.
             # TYPE process_resident_memory_bytes gauge
             process_resident_memory_bytes 1048576
@@ -170,6 +174,20 @@ func checkFamilies(_ text: String, room: String) throws -> [String: ParsedFamily
         #expect(families["flowrec_participants"]?.samples.first?.value == 1)
         #expect(families["flowrec_rtp_packets_total"]?.samples.first?.value == 100)
         #expect(families["flowrec_capture_bytes_total"]?.samples.first?.value == 6000)
+    }
+
+    @Test func realtimeFactorWhileTheOutputsAreMadeLive() throws {
+        let clock = ManualClock(10)
+        let metrics = RecordingMetrics(room: "r", clock: clock.read)
+        metrics.outputsBegin()
+        var snapshot = MetricsSnapshot()
+        snapshot.outputMediaSeconds = 18
+        snapshot.outputQueuedPackets = 42
+        metrics.update(snapshot)
+        clock.set(30)
+        let families = try checkFamilies(metrics.render(process: ProcessStats(residentMemoryBytes: 1, cpuSeconds: 0)), room: "r")
+        #expect(families["flowrec_realtime_factor"]?.samples.first?.value == 0.9)
+        #expect(families["flowrec_output_queue_packets"]?.samples.first?.value == 42)
     }
 
     @Test func statesTimesAndFailure() throws {
