@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // MARK: C libraries (Debian -dev packages via pkg-config)
@@ -44,6 +45,8 @@ let package = Package(
         .target(name: "Capture", dependencies: ["IPAddress", "JSONText"], swiftSettings: hotPathSettings),
         /// JSON values, a bounded parser and a writer, for Janus messages and `.mjr` info headers.
         .target(name: "JSONText"),
+        /// The two log formats (human lines on a terminal, JSON lines otherwise) as swift-log handlers.
+        .target(name: "FlowrecLogging", dependencies: ["JSONText", .product(name: "Logging", package: "swift-log")]),
         /// STUN messages (RFC 8489) and the ICE agent (RFC 8445), sans-IO.
         .target(name: "ICE", dependencies: ["IPAddress", "COpenSSL"]),
         /// DTLS 1.2 over memory BIOs (OpenSSL) and SRTP sessions (libsrtp2), sans-IO.
@@ -63,7 +66,7 @@ let package = Package(
         .target(name: "Live", dependencies: [
             "Peer", "WHIP", "Janus", "DTLS", "ICE", "Capture", "Media", "Ingest", "Jobs", "Pipeline",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
         ]),
 
         /// The Janus videoroom client (WebSocket and HTTP long-poll transports): a silent participant
@@ -93,8 +96,8 @@ let package = Package(
 
         // MARK: Command line
         .executableTarget(name: "flowrec", dependencies: [
-            "Jobs", "Capture", "Media", "SDP", "Pipeline", "Live", "Peer", "Janus", "ICE",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Jobs", "Capture", "Media", "SDP", "Pipeline", "Live", "Peer", "Janus", "ICE", "FlowrecLogging",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
         ]),
 
         // MARK: Tests
@@ -108,6 +111,7 @@ let package = Package(
         .testTarget(name: "PeerTests", dependencies: ["Peer", "RTP", "ICE", "DTLS", "SRTP", "SDP", "Media", "SeededRandom"]),
         .testTarget(name: "WHIPTests", dependencies: ["WHIP"]),
         .testTarget(name: "LiveTests", dependencies: ["Live", "Jobs", "Synth", "Capture", "Ingest", "Pipeline", "WebM"]),
+        .testTarget(name: "FlowrecLoggingTests", dependencies: ["FlowrecLogging", "JSONText", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "JanusTests", dependencies: ["Janus", "JSONText", "SeededRandom"]),
         .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP", "RTP"]),
         .testTarget(name: "AudioMixTests", dependencies: ["AudioMix", "Media"]),

@@ -2,6 +2,7 @@ import DTLS
 import Foundation
 import Ingest
 import Janus
+import Logging
 import NIOCore
 import NIOPosix
 import Peer
@@ -41,8 +42,11 @@ public struct RoomUnavailable: Error, Sendable, CustomStringConvertible {
 /// Records a Janus videoroom as a silent subscriber of every publisher, then writes the outputs
 /// from the raw captures.
 public enum JanusRecordJob {
+    /// Runs until `stop`, a limit or the room's end; `logger` gets progress, with the room as metadata.
     public static func run(_ options: JanusRecordOptions, stop: StopRequest,
-                           log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> (manifest: RecordManifest, path: String) {
+                           logger: Logger = .silent) async throws -> (manifest: RecordManifest, path: String) {
+        var logger = logger
+        logger[metadataKey: "room"] = "\(options.room)"
         let common = options.recording
         let recording = try Recording(options: common, room: options.room.description, source: "janus")
         let hosts = common.candidateHosts.isEmpty ? Recording.hostAddresses() : common.candidateHosts
@@ -63,13 +67,15 @@ public enum JanusRecordJob {
             }
             clients.append(client)
             recorders.append(JanusRoomRecorder(options: common, hosts: hosts, captureFolder: recording.captureFolder, liveOutputs: recording.liveOutputs, group: group,
-                                               certificate: certificate, client: client, nameSuffix: suffix, log: log))
+                                               certificate: certificate, client: client, nameSuffix: suffix, logger: logger))
         }
-        log("recording Janus room \(options.room)\(options.screenRoom.map { " (screens: room \($0))" } ?? "") at \(options.url); "
-            + "ICE host candidates \(hosts.joined(separator: ", "))")
+        logger.info("""
+            recording Janus room \(options.room)\(options.screenRoom.map { " (screens: room \($0))" } ?? "") at \(options.url); \
+            ICE host candidates \(hosts.joined(separator: ", "))
+            """)
         let following = zip(recorders, clients).map { recorder, client in Task { await recorder.follow(client.events) } }
         let main = recorders[0], screens = recorders.dropFirst().first
-        let metricsServer = try await recording.serveMetrics(group: group, log: log)
+        let metricsServer = try await recording.serveMetrics(group: group, logger: logger)
         let reason = await recording.waitForStop(stop, snapshot: {
             var snapshot = MetricsSnapshot()
             for recorder in recorders {
@@ -88,7 +94,7 @@ public enum JanusRecordJob {
             }
             return recording.emptyLongEnough(since: since) ? .empty : nil
         })
-        log("stopping (\(reason.rawValue))")
+        logger.info("stopping (\(reason.rawValue))", metadata: ["reason": "\(reason.rawValue)"])
         for task in following { task.cancel() }
         var connections: [PeerSessionSummary] = [], participants: [RecordedParticipant] = [], warnings: [String] = []
         for (recorder, client) in zip(recorders, clients) {
@@ -98,7 +104,7 @@ public enum JanusRecordJob {
             participants += p
             warnings += w
         }
-        let finished = Result { try recording.finish(reason, participants: participants, connections: connections, warnings: warnings, log: log) }
+        let finished = Result { try recording.finish(reason, participants: participants, connections: connections, warnings: warnings, logger: logger) }
         await metricsServer?.stop()
         try? await group.shutdownGracefully()
         let manifest = try finished.get()
@@ -126,7 +132,7 @@ actor JanusRoomRecorder {
     private let certificate: DTLSCertificate
     /// Added to every participant name (`-screen` for the screen-share room).
     private let nameSuffix: String
-    private let log: @Sendable (String) -> Void
+    private let logger: Logger
     private var session: PeerSession?
     private var sessionCount = 0
     private var needsNewSession = false
@@ -139,7 +145,7 @@ actor JanusRoomRecorder {
     private var warnings: [String] = []
 
     init(options: LiveRecordingOptions, hosts: [String], captureFolder: String, liveOutputs: LiveOutputs?, group: any EventLoopGroup,
-         certificate: DTLSCertificate, client: JanusClient, nameSuffix: String, log: @escaping @Sendable (String) -> Void) {
+         certificate: DTLSCertificate, client: JanusClient, nameSuffix: String, logger: Logger) {
         self.options = options
         self.hosts = hosts
         self.captureFolder = captureFolder
@@ -148,7 +154,7 @@ actor JanusRoomRecorder {
         self.certificate = certificate
         self.client = client
         self.nameSuffix = nameSuffix
-        self.log = log
+        self.logger = logger
     }
 
     func follow(_ events: AsyncStream<JanusEvent>) async {
@@ -168,7 +174,7 @@ actor JanusRoomRecorder {
         case .sessionReset:
             needsNewSession = true
             warnings.append("the Janus session was lost (server restarted?) and set up again; what came before is kept")
-            log("warning: the Janus session was lost and set up again")
+            logger.warning("the Janus session was lost and set up again")
         case .hangup(let reason):
             needsNewSession = true
             warnings.append("Janus hung up the subscription: \(reason)")
@@ -214,10 +220,11 @@ actor JanusRoomRecorder {
             session?.route(routes)
             try await client.answer(sdp: answer)
             await client.trickle(candidate: nil, mid: nil)
-            log("answered Janus's offer: \(Set(routes.values).sorted().joined(separator: ", "))")
+            logger.info("answered Janus's offer: \(Set(routes.values).sorted().joined(separator: ", "))",
+                        metadata: ["connection": "\(session?.id ?? "")"])
         } catch {
             warnings.append("could not answer Janus's offer: \(error)")
-            log("warning: could not answer Janus's offer: \(error)")
+            logger.warning("could not answer Janus's offer: \(error)")
         }
     }
 
@@ -228,6 +235,7 @@ actor JanusRoomRecorder {
         if publishers.values.contains(where: { $0.name == name + nameSuffix }) { name += "-\(feed)" }
         name += nameSuffix
         publishers[feed] = Publisher(name: name, display: display, joinedMicros: LiveClock.wallMicros())
+        logger.info("publisher joined", metadata: publisherMetadata(feed))
         return name
     }
 
@@ -236,12 +244,21 @@ actor JanusRoomRecorder {
         let present = Set(list.map(\.id))
         for publisher in list {
             _ = name(of: publisher.id, display: publisher.display)
+            if publishers[publisher.id]?.leftMicros != nil { logger.info("publisher joined", metadata: publisherMetadata(publisher.id)) }
             publishers[publisher.id]?.leftMicros = nil
         }
         for (id, entry) in publishers where !present.contains(id) && entry.leftMicros == nil {
             publishers[id]?.leftMicros = now
+            logger.info("publisher left", metadata: publisherMetadata(id))
         }
         emptySinceMicros = list.isEmpty ? (emptySinceMicros ?? LiveClock.monotonicMicros()) : nil
+    }
+
+    /// A publisher's participant name, Janus id and display name, for log lines.
+    private func publisherMetadata(_ feed: JanusFeedID) -> Logger.Metadata {
+        var metadata: Logger.Metadata = ["participant": "\(publishers[feed]?.name ?? "")", "janus_id": "\(feed)"]
+        if let display = publishers[feed]?.display { metadata["display"] = "\(display)" }
+        return metadata
     }
 
     /// Every connection's summary so far and how many publishers are present, for the metrics.

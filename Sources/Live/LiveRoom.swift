@@ -1,5 +1,6 @@
 import DTLS
 import Foundation
+import Logging
 import NIOCore
 import NIOPosix
 import Peer
@@ -36,6 +37,7 @@ public actor LiveRoom: WHIPBackend {
     private let options: LiveRoomOptions
     private let group: any EventLoopGroup
     private let certificate: DTLSCertificate
+    private let logger: Logger
     private var sessions: [String: PeerSession] = [:]
     private var finished: [PeerSessionSummary] = []
     private var nextNumber = 1
@@ -43,9 +45,11 @@ public actor LiveRoom: WHIPBackend {
     /// Since when nobody has been publishing (monotonic µs; the start until the first publisher), nil while someone is.
     public private(set) var emptySinceMicros: Int64? = LiveClock.monotonicMicros()
 
-    public init(options: LiveRoomOptions, group: any EventLoopGroup) throws {
+    /// `logger` hears of each publisher that connects and leaves (participant and connection as metadata).
+    public init(options: LiveRoomOptions, group: any EventLoopGroup, logger: Logger = .silent) throws {
         self.options = options
         self.group = group
+        self.logger = logger
         certificate = try DTLSCertificate.generate()
         try FileManager.default.createDirectory(atPath: options.captureFolder, withIntermediateDirectories: true)
     }
@@ -75,6 +79,8 @@ public actor LiveRoom: WHIPBackend {
         }
         sessions[id] = session
         emptySinceMicros = nil
+        logger.info("publisher connected", metadata: ["participant": "\(participant)", "connection": "\(id)",
+                                                      "remote": "\(remoteAddress ?? "")"])
         return WHIPSessionCreated(session: id, answer: session.answer, etag: "\"\(id)\"")
     }
 
@@ -110,7 +116,14 @@ public actor LiveRoom: WHIPBackend {
 
     private func drop(_ id: String) async {
         guard let session = sessions.removeValue(forKey: id) else { return }
-        finished.append(await session.close())
+        let summary = await session.close()
+        finished.append(summary)
+        let metadata: Logger.Metadata = ["participant": "\(summary.participant ?? "")", "connection": "\(id)", "packets": .stringConvertible(summary.rtpPackets)]
+        if let failure = summary.failure {
+            logger.warning("publisher connection failed: \(failure)", metadata: metadata)
+        } else {
+            logger.info("publisher left", metadata: metadata)
+        }
         if sessions.isEmpty { emptySinceMicros = LiveClock.monotonicMicros() }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Ingest
 import Jobs
+import Logging
 import NIOCore
 import NIOPosix
 import Peer
@@ -191,11 +192,11 @@ final class Recording: Sendable {
     }
 
     /// Starts the metrics server when `--metrics` asked for one.
-    func serveMetrics(group: any EventLoopGroup, log: (String) -> Void) async throws -> MetricsServer? {
+    func serveMetrics(group: any EventLoopGroup, logger: Logger) async throws -> MetricsServer? {
         guard let address = options.metricsAddress else { return nil }
         let server = MetricsServer(metrics: metrics, group: group)
         let port = try await server.start(host: address.host, port: address.port)
-        log("metrics on http://\(address.host):\(port)/metrics, health on /health")
+        logger.info("metrics on http://\(address.host):\(port)/metrics, health on /health")
         return server
     }
 
@@ -245,7 +246,7 @@ final class Recording: Sendable {
     /// The last steps of every recording: the manifest says the captures are closed, the outputs are
     /// made from them by the same code as `transcode`, and the manifest says what was written.
     func finish(_ reason: StopReason, participants: [RecordedParticipant], connections: [PeerSessionSummary], warnings: [String],
-                log: (String) -> Void) throws -> RecordManifest {
+                logger: Logger) throws -> RecordManifest {
         let ended = Date()
         var manifest = manifest(state: .writingOutputs, stopReason: reason, ended: ended, participants: participants,
                                 connections: connections, warnings: warnings)
@@ -258,14 +259,16 @@ final class Recording: Sendable {
         metrics.setState(.writingOutputs)
         var written: (outputs: [OutputFile], warnings: [String])
         do {
-            written = try finishOutputs(connections.flatMap(\.captures), reason: reason, log: log)
+            written = try finishOutputs(connections.flatMap(\.captures), reason: reason, logger: logger)
         } catch {
             metrics.markFailed("writing outputs: \(error)")
             // Say why the recording stopped and that nothing received is lost (the caller prints the error itself).
             if reason == .diskFull {
-                log("stopped: less than --min-free \(options.minFreeBytes >> 20) MiB left on \(options.outFolder), and the outputs did not fit")
+                logger.warning("stopped: less than --min-free \(options.minFreeBytes >> 20) MiB left on \(options.outFolder), and the outputs did not fit",
+                               metadata: ["path": "\(options.outFolder)"])
             }
-            log("the captures are kept in \(captureFolder): `flowrec recover \(options.outFolder)` makes the outputs from them")
+            logger.warning("the captures are kept in \(captureFolder): `flowrec recover \(options.outFolder)` makes the outputs from them",
+                           metadata: ["path": "\(captureFolder)"])
             manifest.warnings.append("writing the outputs failed: \(error); `flowrec recover` makes them from the captures")
             try? writeManifest(manifest)
             throw error
@@ -284,7 +287,7 @@ final class Recording: Sendable {
     /// The outputs made while recording, finalised; or, when there are none or they were given up,
     /// the outputs made from the captures now (unless the disk is full: they would not fit either).
     private func finishOutputs(_ captures: [CaptureSummary], reason: StopReason,
-                               log: (String) -> Void) throws -> (outputs: [OutputFile], warnings: [String]) {
+                               logger: Logger) throws -> (outputs: [OutputFile], warnings: [String]) {
         var warnings = captures.compactMap { capture in capture.failure.map { "\(capture.participant): capture stopped early: \($0)" } }
         if let liveOutputs {
             do {
@@ -296,21 +299,21 @@ final class Recording: Sendable {
             } catch {
                 // Out of space: making them again from the captures would not fit either; `recover` can, elsewhere.
                 if reason == .diskFull { throw error }
-                log("the outputs made while recording were given up (\(error)); making them from the captures")
+                logger.warning("the outputs made while recording were given up (\(error)); making them from the captures")
                 warnings.append("outputs made from the captures after the stop: \(error)")
             }
         }
-        let written = try Self.writeOutputs(captures, to: out, pipeline: options.pipeline, overwrite: options.overwrite, log: log)
+        let written = try Self.writeOutputs(captures, to: out, pipeline: options.pipeline, overwrite: options.overwrite, logger: logger)
         return (written.outputs, warnings + written.warnings)
     }
 
     /// The composite and per-participant files from the captures, by the same code as `transcode`.
     static func writeOutputs(_ captures: [CaptureSummary], to out: OutputLocation, pipeline: PipelineConfig, overwrite: Bool,
-                             log: (String) -> Void) throws -> (outputs: [OutputFile], warnings: [String]) {
+                             logger: Logger) throws -> (outputs: [OutputFile], warnings: [String]) {
         var warnings = captures.compactMap { capture in capture.failure.map { "\(capture.participant): capture stopped early: \($0)" } }
         let captured = captures.filter { $0.packets > 0 }
         guard !captured.isEmpty else { return ([], warnings + ["no media was received: no WebM written"]) }
-        log("writing outputs from \(captured.count) capture(s)")
+        logger.info("writing outputs from \(captured.count) capture(s)", metadata: ["path": "\(out.compositePath)"])
         let ingest = IngestOptions(payloadTypes: ParticipantCapture.payloadTypes,
                                    participantByFile: Dictionary(captured.map { ($0.path, $0.participant) }, uniquingKeysWith: { a, _ in a }))
         let result = try TranscodeJob.run(inputs: captured.map(\.path), out: out, pipeline: pipeline, options: ingest, overwrite: overwrite)

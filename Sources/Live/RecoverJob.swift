@@ -1,5 +1,6 @@
 import Foundation
 import Jobs
+import Logging
 import Pipeline
 
 /// `flowrec recover DIR`: finishes recordings that were interrupted (SIGKILL, power loss, a
@@ -14,9 +15,10 @@ public enum RecoverJob {
     }
 
     /// Recovers `path`: a `<base>.capture` folder, or a folder holding such folders (each whose
-    /// manifest is not `complete` or `recovered`). `pipeline` overrides the manifest's preset.
+    /// manifest is not `complete` or `recovered`). `pipeline` overrides the manifest's preset; `logger`
+    /// hears of each recording as it starts, with its capture folder as `path`.
     public static func run(path: String, pipeline: String? = nil, tracks: Bool? = nil,
-                           log: (String) -> Void = { _ in }) throws -> [Recovered] {
+                           logger: Logger = .silent) throws -> [Recovered] {
         var folders: [String] = []
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue else {
@@ -33,7 +35,7 @@ public enum RecoverJob {
             }
         }
         guard !folders.isEmpty else { throw JobError("\(path): no interrupted recording (no .capture folder without a complete manifest)") }
-        return try folders.map { try recover(folder: $0, pipeline: pipeline, tracks: tracks, log: log) }
+        return try folders.map { try recover(folder: $0, pipeline: pipeline, tracks: tracks, logger: logger) }
     }
 
     static func manifestPath(of captureFolder: String) -> String {
@@ -45,7 +47,7 @@ public enum RecoverJob {
         return try? JSONDecoder().decode(RecordManifest.self, from: data)
     }
 
-    private static func recover(folder: String, pipeline: String?, tracks: Bool?, log: (String) -> Void) throws -> Recovered {
+    private static func recover(folder: String, pipeline: String?, tracks: Bool?, logger: Logger) throws -> Recovered {
         let base = String(folder.split(separator: "/").last!.dropLast(".capture".count))
         let manifestPath = manifestPath(of: folder)
         let earlier = readManifest(manifestPath)
@@ -55,7 +57,7 @@ public enum RecoverJob {
         let presetName = pipeline ?? earlier?.pipeline ?? "grid-720p"
         var config = try PipelineConfig.load(presetName)
         if let tracks { config.tracks = tracks } else if let earlier { config.tracks = earlier.tracks }
-        log("recovering \(base) from \(captures.count) capture(s) with \(presetName)")
+        logger.info("recovering \(base) from \(captures.count) capture(s) with \(presetName)", metadata: ["path": "\(folder)"])
         let out = OutputLocation(String(folder.dropLast(".capture".count)) + ".webm")
         // The outputs of an interrupted recording may exist as .partial, or not at all: they are this run's to write.
         let result = try TranscodeJob.run(inputs: captures, out: out, pipeline: config,

@@ -1,5 +1,6 @@
 import Foundation
 import Jobs
+import Logging
 import NIOCore
 import NIOPosix
 import Pipeline
@@ -23,9 +24,12 @@ public struct WHIPRecordOptions: Sendable {
 
 /// Records a room whose publishers come over WHIP, then writes the outputs from the raw captures.
 public enum WHIPRecordJob {
-    /// Runs until `stop` or a limit; `ready` gets the bound WHIP port; `log` gets progress lines.
+    /// Runs until `stop` or a limit; `ready` gets the bound WHIP port; `logger` gets progress, with
+    /// the room as metadata.
     public static func run(_ options: WHIPRecordOptions, stop: StopRequest, ready: @Sendable (Int) -> Void = { _ in },
-                           log: @Sendable (String) -> Void = { _ in }) async throws -> (manifest: RecordManifest, path: String) {
+                           logger: Logger = .silent) async throws -> (manifest: RecordManifest, path: String) {
+        var logger = logger
+        logger[metadataKey: "room"] = "\(options.room)"
         let common = options.recording
         let recording = try Recording(options: common, room: options.room, source: "whip")
         var roomOptions = LiveRoomOptions(room: options.room, captureFolder: recording.captureFolder,
@@ -37,7 +41,7 @@ public enum WHIPRecordJob {
         // One announced address: bind it, so what we send leaves from the address we announced.
         if roomOptions.candidateHosts.count == 1 { roomOptions.bindHost = roomOptions.candidateHosts[0] }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let room = try LiveRoom(options: roomOptions, group: group)
+        let room = try LiveRoom(options: roomOptions, group: group, logger: logger)
         var serverOptions = WHIPServerOptions()
         serverOptions.bearerToken = options.token
         let server = WHIPServer(options: serverOptions, backend: room, group: group)
@@ -47,11 +51,13 @@ public enum WHIPRecordJob {
             try? await group.shutdownGracefully()
             throw JobError("WHIP cannot listen on \(options.listenHost):\(options.port): \(error)")
         }
-        log("recording room '\(options.room)': WHIP on http://\(options.listenHost):\(port)/whip/\(options.room); "
-            + "ICE host candidates \(roomOptions.candidateHosts.joined(separator: ", "))")
+        logger.info("""
+            recording room '\(options.room)': WHIP on http://\(options.listenHost):\(port)/whip/\(options.room); \
+            ICE host candidates \(roomOptions.candidateHosts.joined(separator: ", "))
+            """)
         ready(port)
 
-        let metricsServer = try await recording.serveMetrics(group: group, log: log)
+        let metricsServer = try await recording.serveMetrics(group: group, logger: logger)
         let reason = await recording.waitForStop(stop, snapshot: {
             var snapshot = MetricsSnapshot()
             for summary in await room.summaries() { snapshot.add(summary) }
@@ -60,7 +66,8 @@ public enum WHIPRecordJob {
         }, check: {
             recording.emptyLongEnough(since: await room.emptySinceMicros) ? .empty : nil
         })
-        log("stopping (\(reason.rawValue)): closing \(await room.participantCount) peer(s)")
+        let present = await room.participantCount
+        logger.info("stopping (\(reason.rawValue)): closing \(present) peer(s)", metadata: ["reason": "\(reason.rawValue)"])
         await server.stop()
         let connections = await room.finish()
 
@@ -72,7 +79,7 @@ public enum WHIPRecordJob {
             RecordedParticipant(name: c.participant ?? c.session, joinedAt: Recording.iso8601(micros: c.joinedMicros),
                                 leftAt: c.leftMicros.map(Recording.iso8601(micros:)), packets: c.captures.reduce(0) { $0 + $1.packets })
         }
-        let finished = Result { try recording.finish(reason, participants: participants, connections: connections, warnings: warnings, log: log) }
+        let finished = Result { try recording.finish(reason, participants: participants, connections: connections, warnings: warnings, logger: logger) }
         await metricsServer?.stop()
         try? await group.shutdownGracefully()
         return (try finished.get(), recording.manifestPath)

@@ -5,11 +5,12 @@ import ICE
 import Janus
 import Jobs
 import Live
+import Logging
 import Peer
 import Pipeline
 
 /// `flowrec record (--whip [HOST:]PORT | --janus URL) --room ROOM --out DIR`: record a room live.
-struct Record: ParsableCommand {
+struct Record: LoggingCommand {
     static let configuration = CommandConfiguration(
         abstract: "Record a room live: WHIP publishers send straight to flowrec, or flowrec joins a Janus videoroom.",
         discussion: """
@@ -65,6 +66,7 @@ struct Record: ParsableCommand {
     @Flag(help: "Make the WebM files from the captures after the stop, not while recording (less CPU during the call, a longer stop).")
     var outputsAfterStop = false
     @Flag(help: "Overwrite existing output files.") var force = false
+    @OptionGroup(title: "Logging") var logging: LogOptions
 
     func validate() throws {
         guard (whip == nil) != (janus == nil) else { throw ValidationError("give exactly one of --whip PORT and --janus URL") }
@@ -119,7 +121,7 @@ struct Record: ParsableCommand {
                 options.token = token
                 options.reconnect = reconnect
                 let settled = options
-                result = try runBlocking { try await JanusRecordJob.run(settled, stop: stop, log: { log($0) }) }
+                result = try runBlocking { try await JanusRecordJob.run(settled, stop: stop, logger: logger) }
             } else {
                 let (host, port) = try listenAddress(whip ?? "")
                 var options = WHIPRecordOptions(port: port, room: room, recording: common)
@@ -127,9 +129,9 @@ struct Record: ParsableCommand {
                 options.token = token
                 options.maxParticipants = maxParticipants
                 let settled = options
-                result = try runBlocking { try await WHIPRecordJob.run(settled, stop: stop, log: { log($0) }) }
+                result = try runBlocking { try await WHIPRecordJob.run(settled, stop: stop, logger: logger) }
             }
-            for warning in result.manifest.warnings { log("warning: \(warning)") }
+            for warning in result.manifest.warnings { logger.warning("\(warning)") }
             for output in result.manifest.outputs {
                 print("wrote \(output.path)  \(output.name == "composite" ? "composite" : "participant=\(output.name)") duration=\(String(format: "%.3f", output.durationSeconds))s")
             }
@@ -140,7 +142,8 @@ struct Record: ParsableCommand {
             case .signal: throw ExitCode(ExitCodes.interrupted)
             case .serverLost: throw ExitCode(ExitCodes.unavailable)
             case .diskFull:
-                log("error: less than --min-free \(minFree) left on \(out): stopped; what was received is in the files")
+                logger.error("less than --min-free \(minFree) left on \(out): stopped; what was received is in the files",
+                             metadata: ["path": "\(out)"])
                 throw ExitCode(ExitCodes.ioError)
             case .duration, .empty, .maxSize, .roomClosed: break
             }
@@ -189,10 +192,10 @@ struct Record: ParsableCommand {
             try process.run()
             process.waitUntilExit()
             if process.terminationStatus != 0 {
-                log("error: --on-complete '\(command)' exited with \(process.terminationStatus) for \(manifest)")
+                logger.error("--on-complete '\(command)' exited with \(process.terminationStatus) for \(manifest)", metadata: ["path": "\(manifest)"])
             }
         } catch {
-            log("error: --on-complete '\(command)' could not run: \(error)")
+            logger.error("--on-complete '\(command)' could not run: \(error)", metadata: ["path": "\(manifest)"])
         }
     }
 

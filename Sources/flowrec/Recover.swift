@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
 import Live
+import Logging
 
 /// `flowrec recover DIR`: finish recordings interrupted by SIGKILL, power loss or a crash.
-struct Recover: ParsableCommand {
+struct Recover: LoggingCommand {
     static let configuration = CommandConfiguration(
         abstract: "Finish interrupted recordings: make the outputs and the manifest from their raw captures.",
         discussion: """
@@ -15,17 +16,18 @@ struct Recover: ParsableCommand {
     @Argument(help: "A <base>.capture folder, or the folder holding recordings.") var dir: String
     @Option(help: "Pipeline preset name or YAML file instead of the one the manifest names.") var pipeline: String?
     @Flag(inversion: .prefixedNo, help: "Also write one WebM per participant (default: as the recording was started).") var tracks: Bool?
+    @OptionGroup(title: "Logging") var logging: LogOptions
 
     func run() throws {
         try runJob {
-            let recovered = try RecoverJob.run(path: dir, pipeline: pipeline, tracks: tracks, log: { log($0) })
+            let recovered = try RecoverJob.run(path: dir, pipeline: pipeline, tracks: tracks, logger: logger)
             for recording in recovered {
-                for warning in recording.manifest.warnings { log("warning: \(warning)") }
+                for warning in recording.manifest.warnings { logger.warning("\(warning)", metadata: ["path": "\(recording.manifestPath)"]) }
                 for output in recording.manifest.outputs {
                     print("wrote \(output.path)  \(output.name == "composite" ? "composite" : "participant=\(output.name)") duration=\(String(format: "%.3f", output.durationSeconds))s")
                 }
                 print("wrote \(recording.manifestPath)  manifest state=recovered")
-                if let lost = recording.manifest.lost { log("lost: \(lost)") }
+                if let lost = recording.manifest.lost { logger.warning("lost: \(lost)", metadata: ["path": "\(recording.manifestPath)"]) }
             }
         }
     }

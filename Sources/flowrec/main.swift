@@ -2,8 +2,10 @@ import ArgumentParser
 import Capture
 import Foundation
 import Ingest
+import FlowrecLogging
 import Jobs
 import Live
+import Logging
 import Media
 import Pipeline
 import SDP
@@ -32,6 +34,9 @@ struct Flowrec: ParsableCommand {
         69 the room cannot be reached or joined, or was lost (record); 73 output cannot be created (exists without --force, no permission);
         74 I/O error while writing, or the disk is too full (record); 75 another run holds the lock (record);
         130 record stopped by SIGINT/SIGTERM (files finalised).
+        Logs go to stderr: human lines on a terminal, one JSON object a line otherwise; every command's \
+        --log-format auto|human|json and --log-level (or $FLOWREC_LOG_FORMAT, $FLOWREC_LOG_LEVEL) choose. \
+        Results ("wrote …" lines, tables) go to stdout.
         """,
         subcommands: [Transcode.self, Record.self, Recover.self, Inspect.self, Synth.self])
 }
@@ -75,7 +80,7 @@ struct InputOptions: ParsableArguments {
     }
 }
 
-struct Transcode: ParsableCommand {
+struct Transcode: LoggingCommand {
     static let configuration = CommandConfiguration(
         abstract: "Turn captured RTP dumps into WebM: a composite of the room and/or one file per participant.")
 
@@ -99,6 +104,8 @@ struct Transcode: ParsableCommand {
     @Option(name: [.customShort("j"), .customLong("jobs")], help: "With --batch: groups transcoded at once (default 1).")
     var jobs: Int?
 
+    @OptionGroup(title: "Logging") var logging: LogOptions
+
     func validate() throws {
         if !batch, jobs != nil { throw ValidationError("-j/--jobs needs --batch") }
         if batch {
@@ -113,17 +120,18 @@ struct Transcode: ParsableCommand {
             let options = try input.ingestOptions()
             let config = try pipelineConfig()
             let files = try expandInputs(input.inputs)
-            let reporter = ProgressReporter()
+            let reporter = ProgressReporter(logging)
             let result = try TranscodeJob.run(inputs: files, out: OutputLocation(out), pipeline: config, options: options,
                                               overwrite: force, progress: { reporter.report($0) })
             reporter.end()
-            for warning in result.warnings { log("warning: \(warning)") }
+            for warning in result.warnings { logger.warning("\(warning)") }
             for output in result.outputs {
                 print("wrote \(output.path)  \(output.name == "composite" ? "composite" : "participant=\(output.name)") duration=\(String(format: "%.3f", output.durationSeconds))s")
             }
             if let composite = result.composite {
-                log(String(format: "composite: %d video frames, %d audio blocks; mixing %.2fs, composing %.2fs", composite.videoFrames,
-                           composite.audioBlocks, composite.mixSeconds, composite.composeSeconds))
+                let stats = String(format: "composite: %d video frames, %d audio blocks; mixing %.2fs, composing %.2fs",
+                                   composite.videoFrames, composite.audioBlocks, composite.mixSeconds, composite.composeSeconds)
+                logger.debug("\(stats)")
             }
         }
     }
@@ -147,22 +155,22 @@ struct Transcode: ParsableCommand {
             let settings = BatchSettings(outDir: out, pipeline: try pipelineConfig(), options: try input.ingestOptions(),
                                          force: force, jobs: jobs ?? 1)
             let groups = BatchGrouping.groups(try BatchTranscodeJob.discover(input.inputs))
-            if groups.isEmpty { log("warning: no capture files below \(input.inputs.joined(separator: " "))") }
-            let reporter = ProgressReporter()
-            let terminal = isatty(STDERR_FILENO) != 0
+            if groups.isEmpty { logger.warning("no capture files below \(input.inputs.joined(separator: " "))") }
+            let reporter = ProgressReporter(logging)
             let results = BatchTranscodeJob.run(groups: groups, settings: settings) { progress in
                 if let media = progress.media {
                     reporter.report(media)
                     // On a terminal the bar stays one line: the group count goes at its end.
-                    if terminal { FileHandle.standardError.write(Data("groups \(progress.groupsDone)/\(progress.groupsTotal)  ".utf8)) }
+                    if reporter.drawsBar { FileHandle.standardError.write(Data("groups \(progress.groupsDone)/\(progress.groupsTotal)  ".utf8)) }
                 }
-                if !terminal, let ended = progress.ended {
-                    log("progress groups=\(progress.groupsDone)/\(progress.groupsTotal) \(ended.group.name)=\(ended.outcome.word)")
+                if !reporter.drawsBar, let ended = progress.ended {
+                    logger.info("progress", metadata: ["groups": "\(progress.groupsDone)/\(progress.groupsTotal)", "group": "\(ended.group.name)",
+                                                       "outcome": "\(ended.outcome.word)"])
                 }
             }
             reporter.end()
             for result in results {
-                for warning in result.warnings { log("warning: \(result.group.name): \(warning)") }
+                for warning in result.warnings { logger.warning("\(result.group.name): \(warning)", metadata: ["group": "\(result.group.name)"]) }
             }
             let summary = BatchSummary(results)
             for line in summary.lines { print(line) }
@@ -178,17 +186,23 @@ struct Transcode: ParsableCommand {
     }
 }
 
-/// A progress bar on a terminal (position, speed as × realtime, ETA); structured lines otherwise.
+/// A progress bar when the log is human lines on a terminal (position, speed as × realtime, ETA);
+/// `progress` log lines every 10 s otherwise.
 final class ProgressReporter: @unchecked Sendable {
-    private let terminal = isatty(STDERR_FILENO) != 0
+    /// Whether progress is drawn as a bar on stderr (not logged).
+    let drawsBar: Bool
     private var lastLine = -1.0
     private var drawn = false
+
+    init(_ logging: LogOptions) {
+        drawsBar = LogSettings.current(logging).format == .human && isatty(STDERR_FILENO) != 0
+    }
 
     func report(_ p: JobProgress) {
         let speed = p.elapsedSeconds > 0 ? p.mediaSeconds / p.elapsedSeconds : 0
         let eta = speed > 0 ? max(0, (p.totalSeconds - p.mediaSeconds) / speed) : 0
         let fraction = p.totalSeconds > 0 ? min(1, p.mediaSeconds / p.totalSeconds) : 1
-        if terminal {
+        if drawsBar {
             let width = 30
             let filled = Int(fraction * Double(width))
             let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
@@ -197,7 +211,8 @@ final class ProgressReporter: @unchecked Sendable {
             drawn = true
         } else if p.elapsedSeconds - lastLine >= 10 || fraction >= 1 {
             lastLine = p.elapsedSeconds
-            log(String(format: "progress position=%.1fs total=%.1fs speed=%.2fx eta=%.0fs", p.mediaSeconds, p.totalSeconds, speed, eta))
+            logger.info("progress", metadata: ["position": "\(String(format: "%.1fs", p.mediaSeconds))", "total": "\(String(format: "%.1fs", p.totalSeconds))",
+                                               "speed": "\(String(format: "%.2fx", speed))", "eta": "\(String(format: "%.0fs", eta))"])
         }
     }
 
@@ -211,13 +226,15 @@ final class ProgressReporter: @unchecked Sendable {
     }
 }
 
-struct Inspect: ParsableCommand {
+struct Inspect: LoggingCommand {
     static let configuration = CommandConfiguration(abstract: "Print per-stream facts of RTP dumps.")
 
     @OptionGroup var input: InputOptions
 
     @Flag(help: "Print JSON.")
     var json = false
+
+    @OptionGroup(title: "Logging") var logging: LogOptions
 
     func run() throws {
         try runJob {
@@ -234,7 +251,7 @@ struct Inspect: ParsableCommand {
     }
 }
 
-struct Synth: ParsableCommand {
+struct Synth: LoggingCommand {
     static let configuration = CommandConfiguration(abstract: "Make a synthetic room whose tones and colours tests can check.")
 
     @Option(help: "Number of participants (1-64).") var participants = 2
@@ -258,6 +275,7 @@ struct Synth: ParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Flag(help: "Audio only.") var audioOnly = false
     @Option(help: "Peak of each tone as a fraction of full scale.") var toneAmplitude = 0.3
+    @OptionGroup(title: "Logging") var logging: LogOptions
 
     func run() throws {
         var options = SynthOptions()
@@ -296,7 +314,7 @@ struct Synth: ParsableCommand {
         try runJob {
             let (paths, stats) = try SynthJob.run(options: options, format: format, out: out)
             for path in paths { print("wrote \(path)") }
-            log("synth: \(stats.audioFrames) audio frames, \(stats.videoFrames) video frames, \(stats.packetsSent) packets sent, \(stats.packetsDropped) dropped, \(stats.packetsDuplicated) duplicated, \(stats.packetsReordered) reordered")
+            logger.info("synth: \(stats.audioFrames) audio frames, \(stats.videoFrames) video frames, \(stats.packetsSent) packets sent, \(stats.packetsDropped) dropped, \(stats.packetsDuplicated) duplicated, \(stats.packetsReordered) reordered")
         }
     }
 
@@ -318,13 +336,7 @@ struct Synth: ParsableCommand {
     }
 }
 
-/// Prints to standard error (after whatever standard output holds, so the two read in order).
-func log(_ line: String) {
-    fflush(nil)  // all output streams: stdout first
-    FileHandle.standardError.write(Data((line + "\n").utf8))
-}
-
-/// Runs a job, turning its errors into a message and the documented exit code.
+/// Runs a job, turning its errors into an error log line and the documented exit code.
 func runJob(_ body: () throws -> Void) throws {
     do {
         try body()
@@ -332,29 +344,21 @@ func runJob(_ body: () throws -> Void) throws {
         throw error
     } catch let error as ExitCode {
         throw error
-    } catch let error as CaptureError {
-        log("error: \(error)")
-        throw ExitCode(ExitCodes.badInput)
-    } catch let error as IngestError {
-        log("error: \(error)")
-        throw ExitCode(ExitCodes.badInput)
-    } catch let error as JobError {
-        log("error: \(error)")
-        throw ExitCode(ExitCodes.badInput)
-    } catch let error as CannotStart {
-        log("error: \(error)")
-        throw ExitCode(error.kind == .locked ? ExitCodes.locked : ExitCodes.ioError)
-    } catch let error as RoomUnavailable {
-        log("error: \(error)")
-        throw ExitCode(ExitCodes.unavailable)
-    } catch let error as PipelineConfigError {
-        log("error: \(error)")
-        throw ExitCode(ExitCodes.usage)
     } catch {
-        log("error: \(error)")
-        let text = "\(error)"
-        throw ExitCode(text.contains("exists") ? ExitCodes.cannotCreateOutput : ExitCodes.ioError)
+        logger.error("\(error)")
+        throw ExitCode(exitCode(for: error))
     }
 }
 
-Flowrec.main()
+/// The documented exit code of a job's error.
+private func exitCode(for error: any Error) -> Int32 {
+    switch error {
+    case is CaptureError, is IngestError, is JobError: ExitCodes.badInput
+    case let error as CannotStart: error.kind == .locked ? ExitCodes.locked : ExitCodes.ioError
+    case is RoomUnavailable: ExitCodes.unavailable
+    case is PipelineConfigError: ExitCodes.usage
+    default: "\(error)".contains("exists") ? ExitCodes.cannotCreateOutput : ExitCodes.ioError
+    }
+}
+
+runMain()

@@ -130,7 +130,7 @@ import Testing
         } else {
             // Writing the outputs itself ran out of space: the error names the file, the unfinished
             // output stays as .partial, the manifest says the outputs were not finished (or warns)...
-            let errorLine = run.recordErr.split(separator: "\n").first { $0.hasPrefix("error:") } ?? ""
+            let errorLine = LogLines.messages(run.recordErr, level: "error").first ?? ""
             #expect(errorLine.contains(out + "/disk.") && errorLine.contains(".webm"), "\(run.recordErr)")
             #expect(run.recordErr.contains("--min-free") && run.recordErr.contains(out),
                     "the stop's cause (--min-free on \(out)) is not said: \(run.recordErr)")

@@ -38,7 +38,7 @@ import VideoCompose
         #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted() == names.map { $0 + ".webm" })
 
         // The warning names the participant and H.264, and nobody else gets one.
-        let warnings = result.stderr.split(separator: "\n").filter { $0.hasPrefix("warning:") }
+        let warnings = LogLines.messages(result.stderr, level: "warning")
         #expect(warnings.count == 1, "\(warnings)")
         #expect(warnings.first?.contains(names[1]) == true && warnings.first?.contains("H.264") == true
                 && warnings.first?.contains("composite") == true, "\(warnings)")
@@ -71,7 +71,7 @@ import VideoCompose
         let out = dir + "/room.webm"
         let result = try Tool.flowrec("transcode", input, "--pipeline", "grid-720p", "--out", out)
         try #require(result.status == 0, "transcode: \(result.stderr)")
-        #expect(!result.stderr.contains("warning:"), "\(result.stderr)")
+        #expect(LogLines.messages(result.stderr, level: "warning").isEmpty, "\(result.stderr)")
         #expect(try Decode.errors(out).isEmpty)
         let probe = try Probe(out)
         #expect(probe.video?.codec == "vp8" && probe.video?.width == 1280 && probe.video?.height == 720)

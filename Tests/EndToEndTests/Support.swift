@@ -152,3 +152,18 @@ enum Decode {
         return result.stderr + (result.status == 0 ? "" : "exit \(result.status)")
     }
 }
+
+/// flowrec's log lines as a test reads them: stderr not being a terminal, one JSON object a line.
+enum LogLines {
+    /// Every line of `text` that is a JSON object, as a dictionary.
+    static func entries(_ text: String) -> [[String: Any]] {
+        text.split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+        }
+    }
+
+    /// The messages (`msg`) of the lines at `level` (`error`, `warning`, `info`, …).
+    static func messages(_ text: String, level: String) -> [String] {
+        entries(text).filter { $0["level"] as? String == level }.compactMap { $0["msg"] as? String }
+    }
+}
