@@ -2,13 +2,13 @@
 # Live WHIP recording cost: PUBLISHERS aiortc publishers (Tests/Live/whip_publish.py, each
 # 640×360@30 VP8 + Opus, its own colour and tone) publish to `flowrec record --whip` for SECONDS;
 # flowrec records the grid-720p composite plus per-participant tracks (--tracks) and stops on its own
-# (--stop-when-empty 2s). Everything runs in a private network namespace (unshare --net: loopback
+# (--stop-when-empty 6s: aiortc takes seconds to start on a loaded machine). Everything runs in a private network namespace (unshare --net: loopback
 # plus a veth pair, recorder 10.99.0.1, publishers 10.99.0.2) and under `timeout`.
 #
 # Measures, for the flowrec process only: CPU seconds (user+sys, /proc/PID/stat sampled every
 # 0.5 s; the total from /usr/bin/time) and average cores for the live phase (start → the last
 # publisher has stopped; the outputs are made meanwhile), the wind-down (→ flowrec logs "stopping (",
-# the 2 s --stop-when-empty wait) and the finalisation (→ exit: the last second of the outputs and
+# the 6 s --stop-when-empty wait) and the finalisation (→ exit: the last second of the outputs and
 # their trailers; with --outputs-after-stop in FLOWREC_ARGS, the whole outputs from the captures);
 # peak RSS (VmHWM).
 # Frames: the composite's video frames (ffprobe -count_frames) against 30 fps over the time every
@@ -64,7 +64,7 @@ head -n 1 /proc/stat > "$W/machine.before"; cat /proc/loadavg >> "$W/machine.bef
 echo "$EPOCHREALTIME" > "$W/t.start"
 timeout $((S + 150)) /usr/bin/time -f "%e %U %S %M" -o "$W/flowrec.time" \
   "$FLOWREC" record --whip 10.99.0.1:8080 --room bench --out "$W/out" --name room --tracks \
-  --ice-host 10.99.0.1 --udp-ports 20000-20099 --stop-when-empty 2s --duration $((S + 30))s $FLOWREC_ARGS \
+  --ice-host 10.99.0.1 --udp-ports 20000-20099 --stop-when-empty 6s --duration $((S + 30))s $FLOWREC_ARGS \
   > "$W/record.out" 2> >(while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done > "$W/record.err") &
 rec=$!
 # flowrec is timeout's grandchild (timeout → time → flowrec).
@@ -266,7 +266,7 @@ if before and after:
 
 # manifest
 manifest = jread("out/room.json") or {}
-participants = manifest.get("participants", [])
+participants = manifest.get("connections", [])  # one per publisher: session, packet counters
 
 
 def pcap_span(path):

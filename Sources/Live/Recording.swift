@@ -291,6 +291,11 @@ final class Recording: Sendable {
         var warnings = captures.compactMap { capture in capture.failure.map { "\(capture.participant): capture stopped early: \($0)" } }
         if let liveOutputs {
             do {
+                let behind = liveOutputs.progress
+                if behind.failure == nil {
+                    logger.info("finalising the outputs made while recording", metadata: [
+                        "queued_packets": "\(behind.queuedPackets)", "media_seconds": "\(String(format: "%.2f", behind.mediaSeconds))"])
+                }
                 let written = try liveOutputs.finish()
                 if !written.outputs.isEmpty || captures.allSatisfy({ $0.packets == 0 }) {
                     if written.outputs.isEmpty { warnings.append("no media was received: no WebM written") }
