@@ -302,9 +302,9 @@ final class CoturnNamespace: @unchecked Sendable {
         return TestUDPSocket(fd: fd, address: TestUDPSocket.address(address))
     }
 
-    /// Sends Binding requests to coturn until one is answered (at most 10 s).
+    /// Sends Binding requests to coturn until one is answered (at most 30 s: it starts slowly on a loaded machine).
     func waitUntilListening(socket: TestUDPSocket, server: STUNAddress) throws {
-        let deadline = Date().addingTimeInterval(10)
+        let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
             let request = STUNMessage(messageClass: .request, transactionID: STUNMessage.randomTransactionID())
             socket.send(ICETransmit(datagram: request.serialized(), destination: server))
