@@ -54,6 +54,9 @@ public enum WebMTrack: Sendable, Equatable {
 ///   for video `isKeyframe` sets `AV_PKT_FLAG_KEY`, which is what the cues index.
 /// - `durationMillis` nil: for Opus it is read from the packet's TOC byte (RFC 6716 §3.1); for
 ///   video it is left unset (Matroska infers it from the next frame).
+/// - `discardPaddingSamples` (audio): that many 48 kHz samples at the end of the packet's decoded
+///   output are not played (Matroska DiscardPadding) — how a file's last Opus packet ends the
+///   audio exactly where the file ends.
 ///
 /// Memory: one `AVPacket` is reused for every frame and borrows the frame's bytes while
 /// `av_write_frame` writes them: no allocation or copy per frame.
@@ -170,7 +173,7 @@ public final class WebMWriter: @unchecked Sendable {
 
     /// Writes one frame (see the type's notes on timestamps).
     public func write(track: Int, data: [UInt8], ptsMillis: Int64, isKeyframe: Bool,
-                      durationMillis: Int64? = nil) throws(WebMError) {
+                      durationMillis: Int64? = nil, discardPaddingSamples: Int = 0) throws(WebMError) {
         guard state == .open, let ctx, let packet else {
             throw WebMError(path: path, reason: "write after the writer was \(state == .finished ? "finished" : "closed")")
         }
@@ -189,8 +192,10 @@ public final class WebMWriter: @unchecked Sendable {
 
         var duration = durationMillis
         var keyframe = isKeyframe
+        var padding = 0
         if case .audio = tracks[track] {
             keyframe = true
+            padding = discardPaddingSamples
             if duration == nil, let samples = OpusPacketInfo.sampleCount(data) {
                 duration = Int64((samples + 24) / 48)
             }
@@ -210,7 +215,13 @@ public final class WebMWriter: @unchecked Sendable {
             packet.pointee.duration = duration.map { av_rescale_q(max(0, $0), ms, st.pointee.time_base) } ?? 0
             packet.pointee.flags = keyframe ? AV_PKT_FLAG_KEY : 0
             packet.pointee.stream_index = Int32(track)
+            if padding > 0, let side = av_packet_new_side_data(packet, AV_PKT_DATA_SKIP_SAMPLES, 10) {
+                // AV_PKT_DATA_SKIP_SAMPLES: u32le samples to skip at the start, u32le to discard at the end, 2 reason bytes.
+                let end = UInt32(clamping: padding)
+                for i in 0..<10 { side[i] = (4..<8).contains(i) ? UInt8(truncatingIfNeeded: end >> (8 * UInt32(i - 4))) : 0 }
+            }
             let ret = av_write_frame(ctx, packet)
+            if padding > 0 { av_packet_free_side_data(packet) }
             packet.pointee.data = nil
             packet.pointee.size = 0
             return ret
