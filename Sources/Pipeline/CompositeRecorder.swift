@@ -32,6 +32,11 @@ public struct CompositeStats: Sendable, Equatable {
 /// Participants and streams may be added while frames flow (a live recording learns them as they
 /// come): ``addStream(_:)`` before the stream's first frame, ``noteArrival(participant:arrivalMicros:)``
 /// for every packet keeps a participant on the canvas.
+///
+/// Segments (`segmentSeconds`): file k holds room time [k·L, (k+1)·L) with its timestamps from 0.
+/// The video frame at a boundary is forced to be a keyframe; the audio gets a fresh Opus encoder,
+/// and the old one's lookahead ends the previous file in a tail packet trimmed to the boundary
+/// (DiscardPadding), so the files' decoded audio adds up to the room's with no gap or overlap.
 public final class CompositeRecorder {
     /// How far behind the newest arrival output is produced.
     public static let latencyMicros: Int64 = 1_000_000
@@ -45,10 +50,13 @@ public final class CompositeRecorder {
     private var participants: [ParticipantTrack] = []
     private var participantOfStream: [StreamKey: Int] = [:]
     private var participantNamed: [String: Int] = [:]
-    private let writer: WebMWriter
+    private let writer: SegmentedWebMWriter
+    private let segments: SegmentClock?
     private let audioTrack: Int
     private let videoTrack: Int?
-    private let opus: OpusEncoder
+    private var opus: OpusEncoder
+    /// The segment whose audio `opus` encodes.
+    private var opusSegment = 0
     private var mixer: AudioMixer
     private let video: VideoOutput?
     private var speaker = ActiveSpeakerDetector()
@@ -65,13 +73,13 @@ public final class CompositeRecorder {
 
     static let blockSamples = 960
 
-    /// Opens `path` (as `.partial` until `finish`) for a room whose time 0 is `originMicros` (capture
-    /// clock); participants come with their streams.
-    public init(config: CompositeConfig, path: String, overwrite: Bool, originMicros: Int64) throws {
+    /// Opens `path` (as `.partial` until `finish`), or with `segmentSeconds` its first segment (see
+    /// ``SegmentedWebMWriter``), for a room whose time 0 is `originMicros` (capture clock);
+    /// participants come with their streams.
+    public init(config: CompositeConfig, path: String, overwrite: Bool, originMicros: Int64, segmentSeconds: Int? = nil) throws {
         self.config = config
         origin = originMicros
-        opus = try OpusEncoder(sampleRate: 48_000, channels: config.audio.channels, bitrate: config.audio.bitrateKbps * 1000,
-                               application: .audio)
+        opus = try Self.audioEncoder(config.audio)
         // -3 dBFS leaves the Opus encoder headroom: lossy coding overshoots a hard-limited peak by about 1 dB.
         mixer = AudioMixer(channels: config.audio.channels, ceilingDBFS: -3)
         mixed = [Int16](repeating: 0, count: Self.blockSamples * config.audio.channels)
@@ -86,7 +94,12 @@ public final class CompositeRecorder {
         }
         audioTrack = tracks.count
         tracks.append(.audio(codec: .opus, sampleRate: 48_000, channels: config.audio.channels, preSkip: opus.lookahead))
-        writer = try WebMWriter(path: path, tracks: tracks, overwrite: overwrite)
+        segments = segmentSeconds.map { SegmentClock(seconds: $0) }
+        writer = try SegmentedWebMWriter(path: path, tracks: tracks, segment: segments == nil ? nil : 0, overwrite: overwrite)
+    }
+
+    private static func audioEncoder(_ config: AudioConfig) throws -> OpusEncoder {
+        try OpusEncoder(sampleRate: 48_000, channels: config.channels, bitrate: config.bitrateKbps * 1000, application: .audio)
     }
 
     deinit {
@@ -128,7 +141,10 @@ public final class CompositeRecorder {
         try produce(until: newestArrival - Self.latencyMicros)
     }
 
-    /// Writes everything up to the room's end, flushes the encoders and finalises the file.
+    /// The files written, in order, once ``finish()`` has returned.
+    public private(set) var files: [WebMSegment] = []
+
+    /// Writes everything up to the room's end, flushes the encoders and finalises the file(s).
     public func finish() throws {
         try produce(until: endMicros, final: true)
         if let video, let videoTrack {
@@ -136,12 +152,22 @@ public final class CompositeRecorder {
                 try writer.write(track: videoTrack, data: packet.data, ptsMillis: videoTime(packet.pts) / 1000, isKeyframe: packet.isKeyframe)
             }
         }
-        try writer.finish()
+        files = try writer.finish()
         stats.durationSeconds = Double(max(audioPosition * 1_000_000 / 48_000, videoTime(videoIndex))) / 1_000_000
     }
 
-    /// Closes the file; what was written stays as `.partial` when `keepPartial`, or is removed.
+    /// Closes the open file(s); what was written stays as `.partial` when `keepPartial`, or is
+    /// removed (segments already finished stay).
     public func abort(keepPartial: Bool) { writer.abort(keepPartial: keepPartial) }
+
+    /// Opens the segment holding room time `micros` when it is a new one; true when it did.
+    private func enterSegment(atMicros micros: Int64) throws -> Bool {
+        guard let segments else { return false }
+        let index = segments.index(atMillis: micros / 1000)
+        guard index > writer.currentIndex ?? index else { return false }
+        try writer.startSegment(index: index, atMillis: segments.startMillis(of: index))
+        return true
+    }
 
     private func videoTime(_ index: Int64) -> Int64 {
         guard let fps = config.video?.fps else { return 0 }
@@ -178,6 +204,16 @@ public final class CompositeRecorder {
         let blockStartMillis = audioPosition * 1000 / 48_000
         activeSpeaker = speaker.update(levels: levels, atMillis: blockStartMillis) ?? activeSpeaker
         stats.mixSeconds += (ContinuousClock.now - started).seconds
+        _ = try enterSegment(atMicros: blockStartMillis * 1000)
+        if let index = writer.currentIndex, index > opusSegment {
+            // The old stream's last input sits in the encoder's lookahead: this block pushes it out,
+            // and only those samples play at the previous file's end.
+            let tail = try opus.encode(mixed)
+            try writer.writeTail(track: audioTrack, data: tail, ptsMillis: blockStartMillis,
+                                 discardPaddingSamples: Self.blockSamples - opus.lookahead)
+            opus = try Self.audioEncoder(config.audio)
+            opusSegment = index
+        }
         let packet = try opus.encode(mixed)
         try writer.write(track: audioTrack, data: packet, ptsMillis: blockStartMillis, isKeyframe: true)
         audioPosition += Int64(Self.blockSamples)
@@ -205,7 +241,8 @@ public final class CompositeRecorder {
         }
         let canvas = video.compositor.compose(tiles)
         stats.composeSeconds += (ContinuousClock.now - started).seconds
-        for packet in try video.encoder.encode(canvas, pts: videoIndex) {
+        let startsSegment = try enterSegment(atMicros: time)
+        for packet in try video.encoder.encode(canvas, pts: videoIndex, forceKeyframe: startsSegment) {
             try writer.write(track: videoTrack, data: packet.data, ptsMillis: videoTime(packet.pts) / 1000, isKeyframe: packet.isKeyframe)
         }
         videoIndex += 1

@@ -3,6 +3,7 @@
 import Foundation
 import Media
 import VideoCompose
+import WebM
 import Yams
 
 /// A whole pipeline preset: what to write and how.
@@ -15,12 +16,15 @@ public struct PipelineConfig: Sendable, Equatable {
     public var composite: CompositeConfig?
     /// Also write one remuxed WebM per participant.
     public var tracks: Bool
+    /// Cut every output into files of this many seconds (`--segment`, key `segment_seconds`); nil: one file each.
+    public var segmentSeconds: Int?
 
-    public init(name: String, description: String = "", composite: CompositeConfig?, tracks: Bool) {
+    public init(name: String, description: String = "", composite: CompositeConfig?, tracks: Bool, segmentSeconds: Int? = nil) {
         self.name = name
         self.description = description
         self.composite = composite
         self.tracks = tracks
+        self.segmentSeconds = segmentSeconds
     }
 }
 
@@ -149,7 +153,7 @@ extension PipelineConfig {
             throw PipelineConfigError(file: file, reason: "not valid YAML: \(error)")
         }
         let reader = ConfigReader(file: file)
-        let top = try reader.mapping(root, path: "", keys: ["base", "description", "composite", "tracks"])
+        let top = try reader.mapping(root, path: "", keys: ["base", "description", "composite", "tracks", "segment_seconds"])
         var config = PipelineConfig(name: name, composite: nil, tracks: false)
         if let baseNode = top["base"] {
             config = try loadBase(try reader.string(baseNode, "base"), baseNode.mark?.line)
@@ -157,6 +161,9 @@ extension PipelineConfig {
         }
         if let description = top["description"] { config.description = try reader.string(description, "description") }
         if let tracks = top["tracks"] { config.tracks = try reader.bool(tracks, "tracks") }
+        if let segment = top["segment_seconds"] {
+            config.segmentSeconds = try reader.int(segment, "segment_seconds", in: SegmentClock.minimumSeconds...SegmentClock.maximumSeconds)
+        }
         if let compositeNode = top["composite"] {
             let composite = try reader.mapping(compositeNode, path: "composite", keys: ["video", "audio"])
             var audio = config.composite?.audio ?? AudioConfig()

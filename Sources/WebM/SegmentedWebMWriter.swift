@@ -114,10 +114,11 @@ public final class SegmentedWebMWriter {
         return finished
     }
 
-    /// Closes the open files and keeps them as `.partial` (finished segments stay as they are).
-    public func abort() {
-        previous?.writer.abort(keepPartial: true)
-        current?.writer.abort(keepPartial: true)
+    /// Closes the open files and keeps them as `.partial`, or removes them unless `keepPartial`
+    /// (finished segments stay as they are).
+    public func abort(keepPartial: Bool = true) {
+        previous?.writer.abort(keepPartial: keepPartial)
+        current?.writer.abort(keepPartial: keepPartial)
         previous = nil
         current = nil
     }

@@ -60,6 +60,13 @@ import VideoCompose
         #expect(error("composite: {video: {width: 640}\n")?.line != nil)
     }
 
+    @Test func segmentSecondsFromAPreset() throws {
+        #expect(try PipelineConfig.parse("tracks: true\nsegment_seconds: 900\n", file: "t.yaml", name: "t").segmentSeconds == 900)
+        #expect(try PipelineConfig.load("grid-720p", folders: [Self.presetFolder]).segmentSeconds == nil)
+        let short = try #require(error("tracks: true\nsegment_seconds: 5\n"))
+        #expect(short.key == "segment_seconds" && short.line == 2 && short.reason.contains("outside 10..."))
+    }
+
     @Test func loadingUnknownNameListsKnownOnes() {
         #expect(throws: PipelineConfigError.self) { try PipelineConfig.load("nope", folders: [Self.presetFolder]) }
         do {
