@@ -383,14 +383,20 @@ public enum BatchTranscodeJob {
     }
 
     /// True when the group need not be made again: every output it writes exists under its final
-    /// name (not `.partial`) and is no older than the group's newest input.
+    /// name (not `.partial`) and is no older than the group's newest input. Segmented outputs:
+    /// at least one segment of each, all fresh, none still `.partial`.
     public static func isComplete(_ group: BatchGroup, settings: BatchSettings) -> Bool {
         let newest = group.newestInput
-        func fresh(_ path: String) -> Bool {
+        func freshFile(_ path: String) -> Bool {
             guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
                   attributes[.type] as? FileAttributeType == .typeRegular else { return false }
             guard let newest, let modified = attributes[.modificationDate] as? Date else { return true }
             return modified >= newest
+        }
+        func fresh(_ path: String) -> Bool {
+            guard settings.pipeline.segmentSeconds != nil else { return freshFile(path) }
+            let segments = OutputLocation.existingSegments(of: path)
+            return !segments.finished.isEmpty && segments.partial.isEmpty && segments.finished.allSatisfy(freshFile)
         }
         // The composite first: a folder group is only scanned when that much is done already.
         if settings.pipeline.composite != nil && !fresh(group.location(outDir: settings.outDir).compositePath) { return false }

@@ -2,6 +2,7 @@
 import Foundation
 /// functions over options, so the CLI only parses arguments and tests can call jobs directly.
 import Ingest
+import WebM
 
 /// Where outputs go, following the CLI convention: an `--out` ending in `.webm` names the
 /// composite file and per-participant files go beside it as `<stem>.<participant>.webm`;
@@ -33,6 +34,36 @@ public struct OutputLocation: Sendable, Equatable {
         }
         return folder + "/" + name + ".webm"
     }
+
+    /// Segment `index` of the output `path` under `--segment`: `a.webm` → `a-000.webm`.
+    public static func segmentPath(_ path: String, index: Int) -> String { SegmentedWebMWriter.segmentPath(path, index: index) }
+
+    /// The segment files of the output `path` on disk (`<stem>-NNN.webm`, and those still `.partial`), sorted.
+    public static func existingSegments(of path: String) -> (finished: [String], partial: [String]) {
+        let folder = (path as NSString).deletingLastPathComponent
+        let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension + "-"
+        var finished: [String] = [], partial: [String] = []
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder)) ?? []).sorted()
+        where name.hasPrefix(stem) {
+            let rest = name.dropFirst(stem.count)
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            guard digits.count >= 3 else { continue }
+            let full = folder.isEmpty ? name : folder + "/" + name
+            switch rest.dropFirst(digits.count) {
+            case ".webm": finished.append(full)
+            case ".webm.partial": partial.append(full)
+            default: continue
+            }
+        }
+        return (finished, partial)
+    }
+}
+
+/// Parses a `--segment` length (`15m`, `90s`, `1h`): whole seconds, at least ``SegmentClock/minimumSeconds``.
+public func parseSegmentLength(_ text: String) throws(JobError) -> Int {
+    guard let seconds = parseDuration(text) else { throw JobError("'\(text)' is not a duration like 15m or 90s") }
+    if let problem = SegmentClock.problem(seconds: seconds) { throw JobError("\(text): \(problem)") }
+    return Int(seconds)
 }
 
 /// Parses a duration written `90s`, `15m`, `1h30m`, `1h30m15s`, `250ms` or plain seconds (`42`, `1.5`).

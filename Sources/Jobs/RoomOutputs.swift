@@ -10,6 +10,7 @@ public final class RoomOutputs {
     private let out: OutputLocation
     private let pipeline: PipelineConfig
     private let overwrite: Bool
+    private let originMicros: Int64
     private let composite: CompositeRecorder?
     private var remuxers: [String: ParticipantRemuxer] = [:]
     private var participantOfStream: [StreamKey: String] = [:]
@@ -24,8 +25,10 @@ public final class RoomOutputs {
         self.out = out
         self.pipeline = pipeline
         self.overwrite = overwrite
+        self.originMicros = originMicros
         composite = try pipeline.composite.map {
-            try CompositeRecorder(config: $0, path: out.compositePath, overwrite: overwrite, originMicros: originMicros)
+            try CompositeRecorder(config: $0, path: out.compositePath, overwrite: overwrite, originMicros: originMicros,
+                                  segmentSeconds: pipeline.segmentSeconds)
         }
     }
 
@@ -38,7 +41,8 @@ public final class RoomOutputs {
         if !order.contains(name) { order.append(name) }
         try composite?.addStream(stream, colourIndex: colourIndex)
         if pipeline.tracks {
-            let remuxer = remuxers[name] ?? ParticipantRemuxer(name: name, path: out.participantPath(name), overwrite: overwrite)
+            let remuxer = remuxers[name] ?? ParticipantRemuxer(name: name, path: out.participantPath(name), overwrite: overwrite,
+                                                               segmentSeconds: pipeline.segmentSeconds, roomOriginMicros: originMicros)
             remuxers[name] = remuxer
             remuxer.addStream(stream)
         }
@@ -63,19 +67,26 @@ public final class RoomOutputs {
     public func finish() throws -> (outputs: [OutputFile], warnings: [String]) {
         var outputs: [OutputFile] = []
         var warnings: [String] = []
+        let segmented = pipeline.segmentSeconds != nil
         if let composite {
             try composite.finish()
-            outputs.append(OutputFile(name: "composite", path: out.compositePath,
-                                      frames: composite.stats.videoFrames + composite.stats.audioBlocks,
-                                      durationSeconds: composite.stats.durationSeconds))
+            // Each file runs to the next one's start, the last to the room's end.
+            let ends = composite.files.dropFirst().map { Double($0.startMillis) / 1000 } + [composite.stats.durationSeconds]
+            for (file, end) in zip(composite.files, ends) {
+                let start = Double(file.startMillis) / 1000
+                outputs.append(OutputFile(name: "composite", path: file.path, frames: file.frames, durationSeconds: end - start,
+                                          startSeconds: segmented ? start : nil))
+            }
             if composite.stats.decodeErrors > 0 { warnings.append("composite: \(composite.stats.decodeErrors) video frames did not decode and were skipped") }
             if composite.stats.lateFrames > 0 { warnings.append("composite: \(composite.stats.lateFrames) frames arrived after their time was written") }
         }
         for name in order {
             guard let remuxer = remuxers[name] else { continue }
             if try remuxer.finish() {
-                outputs.append(OutputFile(name: name, path: remuxer.path, frames: remuxer.framesWritten,
-                                          durationSeconds: Double(remuxer.lastEndMillis) / 1000))
+                for file in remuxer.files {
+                    outputs.append(OutputFile(name: name, path: file.path, frames: file.frames, durationSeconds: Double(file.endMillis) / 1000,
+                                              startSeconds: segmented ? remuxer.roomOffsetSeconds + Double(file.startMillis) / 1000 : nil))
+                }
             } else {
                 warnings.append("\(name): no decodable media, no file written")
             }

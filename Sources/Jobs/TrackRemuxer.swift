@@ -9,6 +9,11 @@ import WebM
 /// with a warning pointing at the composite, which decodes and re-encodes every participant's video.
 ///
 /// Alignment: a ``ParticipantClock`` whose origin is the participant's first media.
+///
+/// Segments (`segmentSeconds`): boundaries fall on the room's (``SegmentClock``, offset by when the
+/// participant started) and each cut waits for the first video keyframe at or after a boundary
+/// (``SegmentCutter``); later files declare no Opus pre-skip, since their first packet continues
+/// the stream, and the picture size of the keyframe that starts them.
 final class ParticipantRemuxer {
     let name: String
     let path: String
@@ -18,18 +23,32 @@ final class ParticipantRemuxer {
     private var hasH264 = false
     private let overwrite: Bool
     private var pending: [RoomFrame] = []
-    private var writer: WebMWriter?
+    private var writer: SegmentedWebMWriter?
+    private var tracks: [WebMTrack] = []
+    private let segmentSeconds: Int?
+    private let roomOriginMicros: Int64
+    /// The room's segment boundaries on this participant's timeline (known with its first stream).
+    private var segments: SegmentClock?
+    private var cutter: SegmentCutter<Outgoing>?
     private var videoTrack: Int?
     private var audioTrack: Int?
     private var videoCodec: Codec?
     private var clock: ParticipantClock?
     private var lastPts: [Int: Int64] = [:]
-    private(set) var framesWritten = 0
     private(set) var framesDropped = 0
     /// Video frames of a stream that began after the file was opened without a video track (live only).
     private var framesWithoutTrack = 0
-    private(set) var lastEndMillis: Int64 = 0
     private(set) var warnings: [String] = []
+    /// The files written, in order, once ``finish()`` has returned true.
+    private(set) var files: [WebMSegment] = []
+
+    /// A frame on its way into the file, timed on the participant's timeline.
+    private struct Outgoing {
+        var track: Int
+        var frame: EncodedFrame
+        var ptsMillis: Int64
+        var durationMillis: Int64?
+    }
 
     /// Frames held before the file's tracks are known, at most.
     static let maxPending = 1500
@@ -37,9 +56,13 @@ final class ParticipantRemuxer {
     /// a participant with one kind of media only waits this long for the other before its file opens.
     static let expectedWithinMicros: Int64 = 2_000_000
 
-    /// A participant whose streams come with ``addStream(_:)``; its time 0 is its first stream's first arrival.
-    init(name: String, path: String, overwrite: Bool) {
+    /// A participant whose streams come with ``addStream(_:)``; its time 0 is its first stream's first
+    /// arrival. With `segmentSeconds`, its files are cut on the boundaries of a room whose time 0 is
+    /// `roomOriginMicros` (capture clock).
+    init(name: String, path: String, overwrite: Bool, segmentSeconds: Int? = nil, roomOriginMicros: Int64 = 0) {
         self.name = name
+        self.segmentSeconds = segmentSeconds
+        self.roomOriginMicros = roomOriginMicros
         self.path = path
         self.overwrite = overwrite
     }
@@ -47,7 +70,10 @@ final class ParticipantRemuxer {
     /// Takes one of the participant's streams (before its first frame).
     func addStream(_ stream: StreamInfo) {
         guard let codec = stream.codec, !included.contains(stream.key) else { return }
-        if clock == nil { clock = ParticipantClock(originMicros: stream.firstArrivalMicros, streams: []) }
+        if clock == nil {
+            clock = ParticipantClock(originMicros: stream.firstArrivalMicros, streams: [])
+            segments = segmentSeconds.map { SegmentClock(seconds: $0, offsetMillis: (stream.firstArrivalMicros - roomOriginMicros) / 1000) }
+        }
         clock?.add(stream)
         if codec == .h264 {
             hasH264 = true
@@ -56,6 +82,9 @@ final class ParticipantRemuxer {
         streams.append(stream)
         included.insert(stream.key)
     }
+
+    /// Room time (s) at which the participant's timeline starts.
+    var roomOffsetSeconds: Double { Double(segments?.offsetMillis ?? 0) / 1000 }
 
     private var participantStartMicros: Int64 { clock?.originMicros ?? 0 }
 
@@ -95,7 +124,10 @@ final class ParticipantRemuxer {
         if framesWithoutTrack > 0 {
             warnings.append("\(name): its video began after its file was opened with audio only: \(framesWithoutTrack) video frames are in the composite only")
         }
-        try writer.finish()
+        if cutter != nil {
+            for step in cutter!.drain() { try perform(step, of: nil) }
+        }
+        files = try writer.finish()
         return true
     }
 
@@ -116,7 +148,10 @@ final class ParticipantRemuxer {
             tracks.append(.audio(codec: .opus, sampleRate: 48_000, channels: first.map { OpusPacketInfo.isStereo($0.data) } == true ? 2 : 1, preSkip: 312))
         }
         guard !tracks.isEmpty else { return }
-        writer = try WebMWriter(path: path, tracks: tracks, overwrite: overwrite)
+        self.tracks = tracks
+        let first = segments?.index(atMillis: 0)
+        writer = try SegmentedWebMWriter(path: path, tracks: tracks, segment: first, overwrite: overwrite)
+        cutter = segments.map { SegmentCutter(clock: $0, hasVideo: videoTrack != nil) }
         let held = pending
         pending = []
         for frame in held { try write(frame) }
@@ -152,9 +187,37 @@ final class ParticipantRemuxer {
         lastPts[track] = pts
         var duration: Int64?
         if frame.codec == .opus, let samples = OpusPacketInfo.sampleCount(frame.data) { duration = Int64(samples / 48) }
-        try writer.write(track: track, data: frame.data, ptsMillis: pts, isKeyframe: frame.isKeyframe || frame.codec == .opus,
-                         durationMillis: duration)
-        framesWritten += 1
-        lastEndMillis = max(lastEndMillis, pts + (duration ?? 0))
+        let outgoing = Outgoing(track: track, frame: frame, ptsMillis: pts, durationMillis: duration)
+        guard cutter != nil else { return try put(outgoing, into: writer) }
+        let isVideo = track == videoTrack
+        for step in cutter!.add(outgoing, atMillis: pts, isVideo: isVideo, isKeyframe: isVideo && frame.isKeyframe) {
+            try perform(step, of: frame)
+        }
+    }
+
+    /// Carries out a cutter's step; `frame` is the frame just added (its keyframe gives a new segment's picture size).
+    private func perform(_ step: SegmentCutter<Outgoing>.Step, of frame: EncodedFrame?) throws {
+        guard let writer else { return }
+        switch step {
+        case .write(let outgoing):
+            try put(outgoing, into: writer)
+        case .cut(let index, let start):
+            let keyframe = frame.flatMap { $0.codec.kind == .video && $0.isKeyframe ? $0 : nil }
+            tracks = tracks.map { track in
+                switch track {
+                case let .video(codec, width, height):
+                    return .video(codec: codec, width: keyframe?.width ?? width, height: keyframe?.height ?? height)
+                case let .audio(codec, rate, channels, _):
+                    return .audio(codec: codec, sampleRate: rate, channels: channels, preSkip: 0)
+                }
+            }
+            try writer.startSegment(index: index, atMillis: start, tracks: tracks)
+        }
+    }
+
+    private func put(_ outgoing: Outgoing, into writer: SegmentedWebMWriter) throws {
+        let frame = outgoing.frame
+        try writer.write(track: outgoing.track, data: frame.data, ptsMillis: outgoing.ptsMillis,
+                         isKeyframe: frame.isKeyframe || frame.codec == .opus, durationMillis: outgoing.durationMillis)
     }
 }

@@ -10,6 +10,16 @@ public struct OutputFile: Sendable, Codable, Equatable {
     public var path: String
     public var frames: Int
     public var durationSeconds: Double
+    /// With `--segment`: where the file starts in the room's time (s; its own timestamps start at 0). Nil when unsegmented.
+    public var startSeconds: Double?
+
+    public init(name: String, path: String, frames: Int, durationSeconds: Double, startSeconds: Double? = nil) {
+        self.name = name
+        self.path = path
+        self.frames = frames
+        self.durationSeconds = durationSeconds
+        self.startSeconds = startSeconds
+    }
 }
 
 /// What `transcode` did.

@@ -198,6 +198,27 @@ import Testing
         #expect(try #require(BatchTranscodeJob.expectedOutputs(of: group, settings: renamed)).first?.hasSuffix(".Alice.webm") == true)
     }
 
+    @Test func segmentedOutputsAreDoneWhenEachHasSegmentsAndNoneIsPartial() throws {
+        let out = try Self.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let group = Self.group("1234", users: ["1001", "1002"])
+        var pipeline = Self.composite
+        pipeline.segmentSeconds = 600
+        let settings = BatchSettings(outDir: out, pipeline: pipeline)
+        let base = "\(out)/1234-20260101T000000Z"
+        // Unsegmented names do not count, nor do names that only look alike.
+        for name in [".webm", ".1001.webm", ".1002.webm", ".1001-x-000.webm", "-01.webm"] { Self.touch(base + name) }
+        #expect(!BatchTranscodeJob.isComplete(group, settings: settings))
+        for name in ["-000.webm", "-001.webm", ".1001-000.webm"] { Self.touch(base + name) }
+        Self.touch(base + ".1002-002.webm.partial")
+        #expect(!BatchTranscodeJob.isComplete(group, settings: settings), "a participant still being written")
+        Self.touch(base + ".1002-002.webm")  // a late joiner's first file
+        #expect(!BatchTranscodeJob.isComplete(group, settings: settings), "the .partial of an interrupted run is left")
+        try FileManager.default.removeItem(atPath: base + ".1002-002.webm.partial")
+        #expect(BatchTranscodeJob.isComplete(group, settings: settings))
+        #expect(OutputLocation.existingSegments(of: base + ".webm").finished == [base + "-000.webm", base + "-001.webm"])
+    }
+
     @Test func filesWithoutMediaExpectNoParticipantFile() throws {
         var group = Self.group("1234", users: ["1001", "1002"])
         group.files[1].hasMedia = false
