@@ -108,6 +108,8 @@ public struct RecordManifest: Sendable, Codable {
     public var state: ManifestState
     public var pipeline: String
     public var tracks: Bool
+    /// `--segment` in seconds (so `recover` cuts the same files); absent when the outputs are single files.
+    public var segmentSeconds: Int?
     public var startedAt: String
     public var endedAt: String?
     public var stopReason: StopReason?
@@ -162,7 +164,9 @@ final class Recording: Sendable {
             throw CannotStart(kind: .diskFull, description: "\(options.outFolder): \(free >> 20) MiB free, less than --min-free \(options.minFreeBytes >> 20) MiB")
         }
         if !options.overwrite {
-            for path in [captureFolder, manifestPath, out.compositePath] where FileManager.default.fileExists(atPath: path) {
+            var outputs = [out.compositePath]
+            if options.pipeline.segmentSeconds != nil { outputs.append(OutputLocation.segmentPath(out.compositePath, index: 0)) }
+            for path in [captureFolder, manifestPath] + outputs where FileManager.default.fileExists(atPath: path) {
                 throw JobError("\(path) exists (use --force to overwrite)")
             }
         }
@@ -186,7 +190,8 @@ final class Recording: Sendable {
     func manifest(state: ManifestState, stopReason: StopReason? = nil, ended: Date? = nil, participants: [RecordedParticipant] = [],
                   connections: [PeerSessionSummary] = [], outputs: [OutputFile] = [], warnings: [String] = []) -> RecordManifest {
         RecordManifest(room: room, source: source, state: state, pipeline: options.pipelineName, tracks: options.pipeline.tracks,
-                       startedAt: Self.iso8601(started), endedAt: ended.map(Self.iso8601), stopReason: stopReason,
+                       segmentSeconds: options.pipeline.segmentSeconds, startedAt: Self.iso8601(started), endedAt: ended.map(Self.iso8601),
+                       stopReason: stopReason,
                        participants: participants, connections: connections, outputs: outputs, captureFolder: captureFolder,
                        warnings: warnings)
     }
@@ -273,8 +278,9 @@ final class Recording: Sendable {
             try? writeManifest(manifest)
             throw error
         }
-        final.framesEncoded = written.outputs.first { $0.name == "composite" }?.frames ?? 0
-        final.outputMediaSeconds = written.outputs.map(\.durationSeconds).max() ?? 0
+        final.framesEncoded = written.outputs.filter { $0.name == "composite" }.reduce(0) { $0 + $1.frames }
+        // Segments of one output add up; the longest output is the media written.
+        final.outputMediaSeconds = Dictionary(written.outputs.map { ($0.name, $0.durationSeconds) }, uniquingKeysWith: +).values.max() ?? 0
         metrics.update(final)
         metrics.setState(.done)
         manifest.state = .complete
@@ -308,7 +314,9 @@ final class Recording: Sendable {
                 warnings.append("outputs made from the captures after the stop: \(error)")
             }
         }
-        let written = try Self.writeOutputs(captures, to: out, pipeline: options.pipeline, overwrite: options.overwrite, logger: logger)
+        // Segments the live outputs finished before they were given up are this recording's own: made again.
+        let written = try Self.writeOutputs(captures, to: out, pipeline: options.pipeline, overwrite: options.overwrite || liveOutputs != nil,
+                                            logger: logger)
         return (written.outputs, warnings + written.warnings)
     }
 

@@ -15,9 +15,10 @@ public enum RecoverJob {
     }
 
     /// Recovers `path`: a `<base>.capture` folder, or a folder holding such folders (each whose
-    /// manifest is not `complete` or `recovered`). `pipeline` overrides the manifest's preset; `logger`
-    /// hears of each recording as it starts, with its capture folder as `path`.
-    public static func run(path: String, pipeline: String? = nil, tracks: Bool? = nil,
+    /// manifest is not `complete` or `recovered`). `pipeline`, `tracks` and `segmentSeconds` override
+    /// what the manifest says (the recording's preset, `--tracks` and `--segment`); `logger` hears of
+    /// each recording as it starts, with its capture folder as `path`.
+    public static func run(path: String, pipeline: String? = nil, tracks: Bool? = nil, segmentSeconds: Int? = nil,
                            logger: Logger = .silent) throws -> [Recovered] {
         var folders: [String] = []
         var isFolder: ObjCBool = false
@@ -35,7 +36,7 @@ public enum RecoverJob {
             }
         }
         guard !folders.isEmpty else { throw JobError("\(path): no interrupted recording (no .capture folder without a complete manifest)") }
-        return try folders.map { try recover(folder: $0, pipeline: pipeline, tracks: tracks, logger: logger) }
+        return try folders.map { try recover(folder: $0, pipeline: pipeline, tracks: tracks, segmentSeconds: segmentSeconds, logger: logger) }
     }
 
     static func manifestPath(of captureFolder: String) -> String {
@@ -47,7 +48,8 @@ public enum RecoverJob {
         return try? JSONDecoder().decode(RecordManifest.self, from: data)
     }
 
-    private static func recover(folder: String, pipeline: String?, tracks: Bool?, logger: Logger) throws -> Recovered {
+    private static func recover(folder: String, pipeline: String?, tracks: Bool?, segmentSeconds: Int?,
+                                logger: Logger) throws -> Recovered {
         let base = String(folder.split(separator: "/").last!.dropLast(".capture".count))
         let manifestPath = manifestPath(of: folder)
         let earlier = readManifest(manifestPath)
@@ -57,6 +59,7 @@ public enum RecoverJob {
         let presetName = pipeline ?? earlier?.pipeline ?? "grid-720p"
         var config = try PipelineConfig.load(presetName)
         if let tracks { config.tracks = tracks } else if let earlier { config.tracks = earlier.tracks }
+        if let segmentSeconds { config.segmentSeconds = segmentSeconds } else if let earlier { config.segmentSeconds = earlier.segmentSeconds }
         logger.info("recovering \(base) from \(captures.count) capture(s) with \(presetName)", metadata: ["path": "\(folder)"])
         let out = OutputLocation(String(folder.dropLast(".capture".count)) + ".webm")
         // The outputs of an interrupted recording may exist as .partial, or not at all: they are this run's to write.
@@ -76,6 +79,7 @@ public enum RecoverJob {
         }
         let manifest = RecordManifest(
             room: earlier?.room ?? base, source: earlier?.source ?? "unknown", state: .recovered, pipeline: presetName, tracks: config.tracks,
+            segmentSeconds: config.segmentSeconds,
             startedAt: earlier?.startedAt ?? Recording.iso8601(micros: result.inventory.firstArrivalMicros),
             endedAt: Recording.iso8601(micros: end), stopReason: earlier?.stopReason, participants: earlier?.participants.isEmpty == false
                 ? earlier!.participants : participants,

@@ -34,6 +34,7 @@ struct Record: LoggingCommand {
     @Option(help: "Output folder.") var out: String
     @Option(help: "Pipeline preset name or YAML file (default grid-720p).") var pipeline: String?
     @Flag(help: "Also write one WebM per participant.") var tracks = false
+    @Option(help: ArgumentHelp(segmentHelp, valueName: "duration")) var segment: String?
     @Option(help: "File name base: a template with {room}, {start} and {start:STRFTIME} (UTC); default {room}-{start}.")
     var name = "{room}-{start}"
     @Option(help: "Stop after this long, e.g. 60s, 15m, 2h.") var duration: String?
@@ -70,6 +71,7 @@ struct Record: LoggingCommand {
 
     func validate() throws {
         guard (whip == nil) != (janus == nil) else { throw ValidationError("give exactly one of --whip PORT and --janus URL") }
+        _ = try segmentSeconds(segment)
     }
 
     func run() throws {
@@ -77,6 +79,7 @@ struct Record: LoggingCommand {
             var config: PipelineConfig
             do { config = try PipelineConfig.load(pipeline ?? "grid-720p") } catch { throw ValidationError("--pipeline: \(error)") }
             if tracks { config.tracks = true }
+            if let seconds = try segmentSeconds(segment) { config.segmentSeconds = seconds }
             var common = LiveRecordingOptions(outFolder: out, pipeline: config, pipelineName: pipeline ?? "grid-720p")
             guard let role = DTLSRolePreference(rawValue: dtlsRole) else { throw ValidationError("--dtls-role: auto, client or server") }
             common.peer.dtlsRole = role
@@ -132,9 +135,7 @@ struct Record: LoggingCommand {
                 result = try runBlocking { try await WHIPRecordJob.run(settled, stop: stop, logger: logger) }
             }
             for warning in result.manifest.warnings { logger.warning("\(warning)") }
-            for output in result.manifest.outputs {
-                print("wrote \(output.path)  \(output.name == "composite" ? "composite" : "participant=\(output.name)") duration=\(String(format: "%.3f", output.durationSeconds))s")
-            }
+            for output in result.manifest.outputs { print(outputLine(output)) }
             let reason = result.manifest.stopReason ?? .signal
             print("wrote \(result.path)  manifest stop=\(reason.rawValue) participants=\(result.manifest.participants.count)")
             if let onComplete { runHook(onComplete, manifest: result.path) }

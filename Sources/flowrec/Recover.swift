@@ -16,16 +16,21 @@ struct Recover: LoggingCommand {
     @Argument(help: "A <base>.capture folder, or the folder holding recordings.") var dir: String
     @Option(help: "Pipeline preset name or YAML file instead of the one the manifest names.") var pipeline: String?
     @Flag(inversion: .prefixedNo, help: "Also write one WebM per participant (default: as the recording was started).") var tracks: Bool?
+    @Option(help: ArgumentHelp("Cut the outputs into files of this length instead of the recording's own --segment (see record --help).",
+                               valueName: "duration"))
+    var segment: String?
+
     @OptionGroup(title: "Logging") var logging: LogOptions
+
+    func validate() throws { _ = try segmentSeconds(segment) }
 
     func run() throws {
         try runJob {
-            let recovered = try RecoverJob.run(path: dir, pipeline: pipeline, tracks: tracks, logger: logger)
+            let recovered = try RecoverJob.run(path: dir, pipeline: pipeline, tracks: tracks, segmentSeconds: try segmentSeconds(segment),
+                                               logger: logger)
             for recording in recovered {
                 for warning in recording.manifest.warnings { logger.warning("\(warning)", metadata: ["path": "\(recording.manifestPath)"]) }
-                for output in recording.manifest.outputs {
-                    print("wrote \(output.path)  \(output.name == "composite" ? "composite" : "participant=\(output.name)") duration=\(String(format: "%.3f", output.durationSeconds))s")
-                }
+                for output in recording.manifest.outputs { print(outputLine(output)) }
                 print("wrote \(recording.manifestPath)  manifest state=recovered")
                 if let lost = recording.manifest.lost { logger.warning("lost: \(lost)", metadata: ["path": "\(recording.manifestPath)"]) }
             }

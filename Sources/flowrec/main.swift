@@ -104,9 +104,13 @@ struct Transcode: LoggingCommand {
     @Option(name: [.customShort("j"), .customLong("jobs")], help: "With --batch: groups transcoded at once (default 1).")
     var jobs: Int?
 
+    @Option(help: ArgumentHelp(segmentHelp, valueName: "duration"))
+    var segment: String?
+
     @OptionGroup(title: "Logging") var logging: LogOptions
 
     func validate() throws {
+        _ = try segmentSeconds(segment)
         if !batch, jobs != nil { throw ValidationError("-j/--jobs needs --batch") }
         if batch {
             if let jobs, !(1...64).contains(jobs) { throw ValidationError("-j must be 1...64") }
@@ -125,9 +129,7 @@ struct Transcode: LoggingCommand {
                                               overwrite: force, progress: { reporter.report($0) })
             reporter.end()
             for warning in result.warnings { logger.warning("\(warning)") }
-            for output in result.outputs {
-                print("wrote \(output.path)  \(output.name == "composite" ? "composite" : "participant=\(output.name)") duration=\(String(format: "%.3f", output.durationSeconds))s")
-            }
+            for output in result.outputs { print(outputLine(output)) }
             if let composite = result.composite {
                 let stats = String(format: "composite: %d video frames, %d audio blocks; mixing %.2fs, composing %.2fs",
                                    composite.videoFrames, composite.audioBlocks, composite.mixSeconds, composite.composeSeconds)
@@ -144,6 +146,7 @@ struct Transcode: LoggingCommand {
             throw ValidationError("--pipeline: \(error)")
         }
         if tracks { config.tracks = true }
+        if let seconds = try segmentSeconds(segment) { config.segmentSeconds = seconds }
         return config
     }
 
@@ -334,6 +337,27 @@ struct Synth: LoggingCommand {
         }
         return map
     }
+}
+
+/// `--segment`'s help, shared by transcode, record and recover.
+let segmentHelp = """
+    Cut every output into files of this length at keyframes, with no gap and no overlap (whole seconds, at least 10s, \
+    e.g. 15m): <name>.webm becomes <name>-000.webm, <name>-001.webm, … and <name>.<participant>.webm becomes \
+    <name>.<participant>-NNN.webm, NNN the segment of room time the file starts in. Each file's timestamps start at 0; \
+    the file being written stays .partial until it is finished.
+    """
+
+/// `--segment DURATION` as whole seconds (nil when not given), or a usage error.
+func segmentSeconds(_ text: String?) throws -> Int? {
+    guard let text else { return nil }
+    do { return try parseSegmentLength(text) } catch { throw ValidationError("--segment: \(error)") }
+}
+
+/// The line printed for each file written.
+func outputLine(_ output: OutputFile) -> String {
+    let start = output.startSeconds.map { String(format: " start=%.3fs", $0) } ?? ""
+    let who = output.name == "composite" ? "composite" : "participant=\(output.name)"
+    return "wrote \(output.path)  \(who)\(start) duration=\(String(format: "%.3f", output.durationSeconds))s"
 }
 
 /// Runs a job, turning its errors into an error log line and the documented exit code.
