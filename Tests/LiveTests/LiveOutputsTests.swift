@@ -12,10 +12,10 @@ import Testing
 @Suite struct LiveOutputsTests {
     /// A synthetic room (three participants, the third joining at 3 s and the first leaving at 8 s,
     /// with loss and reordering) as one pcap, one UDP flow per participant.
-    private func room(_ folder: String) throws -> String {
+    private func room(_ folder: String, seconds: Double = 10) throws -> String {
         var options = SynthOptions()
         options.participants = 3
-        options.seconds = 10
+        options.seconds = seconds
         options.width = 160
         options.height = 96
         options.fps = 15
@@ -40,9 +40,9 @@ import Testing
 
     /// Feeds every packet of `capture` to ``LiveOutputs`` as a recording would (one source per
     /// flow), on the capture's own clock.
-    private func live(_ capture: String, out: String) throws -> (outputs: [OutputFile], warnings: [String]) {
+    private func live(_ capture: String, out: String, pipeline: PipelineConfig? = nil) throws -> (outputs: [OutputFile], warnings: [String]) {
         let clock = ArrivalClock()
-        let outputs = LiveOutputs(out: OutputLocation(out), pipeline: try pipeline, overwrite: false, blockWhenFull: true,
+        let outputs = LiveOutputs(out: OutputLocation(out), pipeline: try pipeline ?? self.pipeline, overwrite: false, blockWhenFull: true,
                                   clock: { clock.now })
         let reader = try openCaptureReader(path: capture)
         while let packet = try reader.next() {
@@ -69,6 +69,28 @@ import Testing
             #expect(FileManager.default.fileExists(atPath: a.path) && !FileManager.default.fileExists(atPath: a.path + ".partial"))
         }
         #expect(made.outputs.first?.durationSeconds ?? 0 > 9.5)
+    }
+
+    @Test func segmentedLiveOutputsMatchTheTranscodeToo() throws {
+        let folder = NSTemporaryDirectory() + "flowrec-live-outputs-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let capture = try room(folder, seconds: 25)
+        var segmented = try pipeline
+        segmented.segmentSeconds = 10
+        let made = try live(capture, out: folder + "/live", pipeline: segmented)
+        let reference = try TranscodeJob.run(inputs: [capture], out: OutputLocation(folder + "/transcode"), pipeline: segmented,
+                                             options: IngestOptions(payloadTypes: ParticipantCapture.payloadTypes))
+        // The composite in three files, each participant in one a keyframe (every 6 s) after each boundary it saw.
+        #expect(made.outputs.filter { $0.name == "composite" }.map(\.startSeconds) == [0, 10, 20])
+        #expect(made.outputs.count == reference.outputs.count, "\(made.outputs) vs \(reference.outputs)")
+        for (a, b) in zip(made.outputs, reference.outputs) {
+            let number = { (path: String) in path.split(separator: "-").last.map(String.init) ?? "" }
+            #expect(number(a.path) == number(b.path), "\(a.path) live, \(b.path) transcoded")
+            #expect(a.frames == b.frames, "\(a.path): \(a.frames) frames live, \(b.frames) transcoded")
+            #expect(abs(a.durationSeconds - b.durationSeconds) < 0.05 && abs((a.startSeconds ?? -1) - (b.startSeconds ?? 1)) < 0.05,
+                    "\(a.path): \(a.startSeconds ?? -1) + \(a.durationSeconds) s live, \(b.startSeconds ?? -1) + \(b.durationSeconds) s transcoded")
+            #expect(FileManager.default.fileExists(atPath: a.path) && !FileManager.default.fileExists(atPath: a.path + ".partial"))
+        }
     }
 
     @Test func fallingBehindGivesTheLiveOutputsUpAndLeavesNoFinishedFile() throws {
