@@ -60,6 +60,9 @@ public final class RoomOutputs {
         framesAdded += 1
     }
 
+    /// Some participant's file waits for a video keyframe to be cut at a segment boundary (`--segment`).
+    public var awaitsKeyframe: Bool { remuxers.values.contains { $0.awaitsKeyframe } }
+
     /// Composite frames and audio blocks written so far, and the composite's media time written.
     public var compositeStats: CompositeStats? { composite?.stats }
 

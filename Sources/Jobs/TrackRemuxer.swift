@@ -83,6 +83,9 @@ final class ParticipantRemuxer {
         included.insert(stream.key)
     }
 
+    /// The file waits for a video keyframe to be cut at a segment boundary.
+    var awaitsKeyframe: Bool { cutter?.awaitsKeyframe ?? false }
+
     /// Room time (s) at which the participant's timeline starts.
     var roomOffsetSeconds: Double { Double(segments?.offsetMillis ?? 0) / 1000 }
 

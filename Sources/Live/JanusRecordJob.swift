@@ -93,6 +93,8 @@ public enum JanusRecordJob {
                 since = max(since, screensSince)
             }
             return recording.emptyLongEnough(since: since) ? .empty : nil
+        }, keyframes: {
+            for recorder in recorders { await recorder.requestKeyframes() }
         })
         logger.info("stopping (\(reason.rawValue))", metadata: ["reason": "\(reason.rawValue)"])
         for task in following { task.cancel() }
@@ -260,6 +262,9 @@ actor JanusRoomRecorder {
         if let display = publishers[feed]?.display { metadata["display"] = "\(display)" }
         return metadata
     }
+
+    /// Asks every publisher for a keyframe (through Janus).
+    func requestKeyframes() { session?.requestKeyframes() }
 
     /// Every connection's summary so far and how many publishers are present, for the metrics.
     func status() async -> ([PeerSessionSummary], Int) {

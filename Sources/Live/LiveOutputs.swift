@@ -13,6 +13,8 @@ public struct LiveOutputsProgress: Sendable, Equatable {
     public var mediaSeconds = 0.0
     /// Packets waiting for the worker now.
     public var queuedPackets = 0
+    /// A participant's file waits for a video keyframe to be cut at a segment boundary (the recording asks for one).
+    public var awaitingKeyframe = false
     /// Why the live outputs were given up, if they were (the outputs are then made from the captures).
     public var failure: String?
 }
@@ -152,6 +154,7 @@ public final class LiveOutputs: @unchecked Sendable {
         condition.lock()
         progressNow.framesEncoded = stats?.videoFrames ?? 0
         progressNow.mediaSeconds = Double(stats?.audioBlocks ?? 0) * 0.02
+        progressNow.awaitingKeyframe = worker.awaitsKeyframe
         condition.unlock()
     }
 
@@ -183,6 +186,7 @@ private final class LiveOutputsWorker {
     }
 
     var compositeStats: CompositeStats? { room?.compositeStats }
+    var awaitsKeyframe: Bool { room?.awaitsKeyframe ?? false }
 
     func add(_ packet: LiveOutputs.Packet) throws {
         let bytes = packet.bytes

@@ -107,6 +107,11 @@ public actor LiveRoom: WHIPBackend {
         return finished.sorted { $0.joinedMicros < $1.joinedMicros }
     }
 
+    /// Asks every publisher for a keyframe.
+    public func requestKeyframes() {
+        for session in sessions.values { session.requestKeyframes() }
+    }
+
     /// Summaries of everyone so far (present and gone).
     public func summaries() async -> [PeerSessionSummary] {
         var all = finished

@@ -124,6 +124,18 @@ final class PeerSession: @unchecked Sendable {
         }
     }
 
+    /// Asks every video sender on this connection for a keyframe (a segment boundary, `--segment`),
+    /// within the peer's request throttle.
+    func requestKeyframes() {
+        eventLoop.execute {
+            let now = LiveClock.monotonicMicros()
+            for stream in self.peer.streamSummaries where stream.codec.kind == .video {
+                self.peer.requestKeyframe(ssrc: stream.ssrc, nowMicros: now)
+            }
+            self.drive(now: now)
+        }
+    }
+
     /// Which participant each m-line carries from now on.
     func route(_ mids: [String: String]) {
         eventLoop.execute {

@@ -207,13 +207,26 @@ final class Recording: Sendable {
 
     /// Waits until `stop` is requested, a limit is reached (duration, capture size, free space), or
     /// `check` returns a reason (polled every 100 ms; sizes and metrics every second, from `snapshot`).
-    func waitForStop(_ stop: StopRequest, snapshot: () async -> MetricsSnapshot, check: () async -> StopReason?) async -> StopReason {
+    /// While a participant's file made live waits for a keyframe to be cut at a segment boundary
+    /// (`--segment`), `keyframes` asks the senders for one, once a second and at most
+    /// ``keyframeRequestsPerCut`` times (a sender that never answers does not make the others send
+    /// a keyframe every second).
+    func waitForStop(_ stop: StopRequest, snapshot: () async -> MetricsSnapshot, check: () async -> StopReason?,
+                     keyframes: () async -> Void = {}) async -> StopReason {
         let start = LiveClock.monotonicMicros()
         var lastSecond = start
+        var lastKeyframeRequest = start - 1_000_000, keyframeRequests = 0
         while true {
             try? await Task.sleep(for: .milliseconds(100))
             if let requested = stop.requested { return requested }
             let now = LiveClock.monotonicMicros()
+            if liveOutputs?.progress.awaitingKeyframe != true {
+                keyframeRequests = 0
+            } else if keyframeRequests < Self.keyframeRequestsPerCut, now - lastKeyframeRequest >= 1_000_000 {
+                lastKeyframeRequest = now
+                keyframeRequests += 1
+                await keyframes()
+            }
             if let duration = options.durationSeconds, Double(now - start) >= duration * 1_000_000 { return .duration }
             if now - lastSecond >= 1_000_000 {
                 lastSecond = now
@@ -232,6 +245,9 @@ final class Recording: Sendable {
             if let reason = await check() { return reason }
         }
     }
+
+    /// Keyframe requests at most while a file waits to be cut at a segment boundary.
+    static let keyframeRequestsPerCut = 5
 
     /// The stop-when-empty condition for a room empty since `since` (monotonic µs).
     func emptyLongEnough(since: Int64?) -> Bool {

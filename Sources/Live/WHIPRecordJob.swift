@@ -65,6 +65,8 @@ public enum WHIPRecordJob {
             return snapshot
         }, check: {
             recording.emptyLongEnough(since: await room.emptySinceMicros) ? .empty : nil
+        }, keyframes: {
+            await room.requestKeyframes()
         })
         let present = await room.participantCount
         logger.info("stopping (\(reason.rawValue)): closing \(present) peer(s)", metadata: ["reason": "\(reason.rawValue)"])

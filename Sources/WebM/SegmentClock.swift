@@ -70,6 +70,7 @@ public struct SegmentCutter<Item> {
     public private(set) var index: Int
     private let hasVideo: Bool
     private var held: [(item: Item, time: Int64)] = []
+    private var newestMillis = Int64.min
 
     /// Starts in the segment of file time 0. `hasVideo`: the participant sends video (cuts wait for its keyframes).
     public init(clock: SegmentClock, hasVideo: Bool) {
@@ -81,8 +82,13 @@ public struct SegmentCutter<Item> {
     /// Frames held now (audio waiting for the cut).
     public var heldCount: Int { held.count }
 
+    /// Frames past the boundary have come, and the cut waits for a video keyframe (a live recording
+    /// asks the sender for one).
+    public var awaitsKeyframe: Bool { hasVideo && newestMillis >= clock.startMillis(of: index + 1) }
+
     /// Takes one frame at file time `t` (ms), in arrival order; returns what to do, in order.
     public mutating func add(_ item: Item, atMillis t: Int64, isVideo: Bool, isKeyframe: Bool) -> [Step] {
+        newestMillis = max(newestMillis, t)
         let boundary = clock.startMillis(of: index + 1)
         if isVideo {
             if isKeyframe && t >= boundary {

@@ -150,6 +150,47 @@ import Testing
         #expect(try Probe(dir + "/demo-002.webm").duration > 4.5)
     }
 
+    @Test(.enabled(if: LiveNetwork.available), .timeLimit(.minutes(3)))
+    func aLiveRecordingIsCutAsItGoesWithKeyframesAskedForAtEachBoundary() throws {
+        // One aiortc publisher for 25 s (it sends keyframes only when asked) to `record --whip --segment 10s --tracks`.
+        let dir = try Tool.temporaryFolder()
+        let script = """
+            \(LiveNetwork.setUp)
+            '\(Tool.flowrec)' record --whip 10.99.0.1:8080 --room seg --out '\(dir)/out' --name room --tracks --segment 10s \
+              --ice-host 10.99.0.1 --duration 60s --stop-when-empty 8s > '\(dir)/record.out' 2> '\(dir)/record.err' &
+            rec=$!
+            for i in $(seq 300); do (exec 3<>/dev/tcp/10.99.0.1/8080) 2>/dev/null && break; sleep 0.1; done
+            timeout 40 '\(LiveNetwork.python)' '\(LiveNetwork.tools)/whip_publish.py' http://10.99.0.1:8080/whip/seg --seconds 25 \
+              --tone 440 --colour 255,0,0 > '\(dir)/publisher.json' 2> '\(dir)/publisher.err' &
+            pub=$!
+            for i in $(seq 150); do [ -s '\(dir)/out/room.capture/p1.pcap' ] && break; sleep 0.1; done
+            sleep 15; ls '\(dir)/out' > '\(dir)/during.txt'
+            wait $pub; wait $rec; echo "recorder=$?"
+            """
+        try script.write(toFile: dir + "/run.sh", atomically: true, encoding: .utf8)
+        let result = try LiveNetwork.run(dir + "/run.sh")
+        let stdout = (try? String(contentsOfFile: dir + "/record.out", encoding: .utf8)) ?? ""
+        let log = (try? String(contentsOfFile: dir + "/record.err", encoding: .utf8)) ?? ""
+        try #require(result.stdout.contains("recorder=0"), "\(result.stdout)\n\(log)")
+        // While it ran, the first composite segment was already final and the next one open.
+        let during = ((try? String(contentsOfFile: dir + "/during.txt", encoding: .utf8)) ?? "").split(separator: "\n")
+        #expect(during.contains("room-000.webm") && during.contains("room-001.webm.partial"), "\(during)")
+
+        let composite = try segments(stdout, "composite")
+        #expect(composite.map(\.start) == [0, 10, 20], "\(stdout)")
+        let p1 = try segments(stdout, "participant=p1")
+        #expect(p1.count == 3, "\(stdout)")
+        for (k, piece) in p1.enumerated() {
+            // Asked for at the boundary, the keyframe that starts the file comes within a round trip or two.
+            #expect(piece.start >= Double(k * 10) && piece.start < Double(k * 10) + 1.5, "\(piece.path) starts at \(piece.start)")
+            #expect(piece.firstVideoPacket.hasPrefix("0.000000,K"), "\(piece.path) starts with \(piece.firstVideoPacket)")
+            #expect(try Decode.errors(piece.path).isEmpty, "\(piece.path) decodes cleanly")
+        }
+        for piece in composite + p1 { #expect(tonePower(try Decode.audio(piece.path), 440, from: 0.5, to: 3) > 1e-4, "\(piece.path): the tone") }
+        let manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/out/room.json"))) as? [String: Any])
+        #expect(manifest["segmentSeconds"] as? Int == 10 && manifest["state"] as? String == "complete", "\(manifest)")
+    }
+
     @Test(.enabled(if: toolsPresent))
     func batchSkipsAGroupWhoseSegmentsAreAllThere() throws {
         let dir = try Tool.temporaryFolder()

@@ -79,6 +79,21 @@ struct SegmentTests {
         #expect(cuts(frames, hasVideo: true) == ["k0", "a0", "v1", "a1", "cut 1@12000", "k2", "a2", "a3", "a4", "v3"])
     }
 
+    @Test func aCutWaitingForAKeyframeSaysSo() {
+        var cutter = SegmentCutter<Int>(clock: SegmentClock(seconds: 10), hasVideo: true)
+        _ = cutter.add(0, atMillis: 9_990, isVideo: false, isKeyframe: false)
+        #expect(!cutter.awaitsKeyframe)
+        _ = cutter.add(1, atMillis: 10_010, isVideo: false, isKeyframe: false)
+        #expect(cutter.awaitsKeyframe && cutter.heldCount == 1)
+        _ = cutter.add(2, atMillis: 10_033, isVideo: true, isKeyframe: false)
+        #expect(cutter.awaitsKeyframe && cutter.heldCount == 0)
+        _ = cutter.add(3, atMillis: 10_066, isVideo: true, isKeyframe: true)
+        #expect(!cutter.awaitsKeyframe && cutter.index == 1)
+        var audioOnly = SegmentCutter<Int>(clock: SegmentClock(seconds: 10), hasVideo: false)
+        _ = audioOnly.add(0, atMillis: 10_010, isVideo: false, isKeyframe: false)
+        #expect(!audioOnly.awaitsKeyframe && audioOnly.index == 1)
+    }
+
     @Test func everyFrameComesOutOnceInArrivalOrderPerKind() {
         // 35 s of 30 fps video (keyframe every 3 s) and 20 ms audio, audio arriving 50 ms ahead of video.
         var frames: [(String, Int64, Character)] = []
