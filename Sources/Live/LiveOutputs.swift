@@ -15,6 +15,8 @@ public struct LiveOutputsProgress: Sendable, Equatable {
     public var queuedPackets = 0
     /// A participant's file waits for a video keyframe to be cut at a segment boundary (the recording asks for one).
     public var awaitingKeyframe = false
+    /// The room's time 0 on the capture clock (µs): the first packet's arrival; nil before it.
+    public var originMicros: Int64?
     /// Why the live outputs were given up, if they were (the outputs are then made from the captures).
     public var failure: String?
 }
@@ -155,6 +157,7 @@ public final class LiveOutputs: @unchecked Sendable {
         progressNow.framesEncoded = stats?.videoFrames ?? 0
         progressNow.mediaSeconds = Double(stats?.audioBlocks ?? 0) * 0.02
         progressNow.awaitingKeyframe = worker.awaitsKeyframe
+        progressNow.originMicros = worker.originMicros
         condition.unlock()
     }
 
@@ -187,6 +190,7 @@ private final class LiveOutputsWorker {
 
     var compositeStats: CompositeStats? { room?.compositeStats }
     var awaitsKeyframe: Bool { room?.awaitsKeyframe ?? false }
+    private(set) var originMicros: Int64?
 
     func add(_ packet: LiveOutputs.Packet) throws {
         let bytes = packet.bytes
@@ -203,6 +207,7 @@ private final class LiveOutputsWorker {
         let name = safeFileName(packet.participant)
         if !framer.hasStream(ssrc), let codec = payloadTypes[payloadType] {
             let room = try self.room ?? RoomOutputs(out: out, pipeline: pipeline, overwrite: overwrite, originMicros: arrival)
+            if self.room == nil { originMicros = arrival }
             self.room = room
             framer.addStream(ssrc: ssrc, codec: codec, payloadType: payloadType)
             try room.addStream(StreamInfo(key: StreamKey(input: packet.source, ssrc: ssrc), codec: codec, codecSource: "sdp",

@@ -123,6 +123,43 @@ public struct RecordManifest: Sendable, Codable {
     public var lost: String?
 }
 
+/// When a live `--segment` recording asks its senders for keyframes (sans-IO): just after each
+/// boundary of room time, on the wall clock however far behind the outputs are made; then once a
+/// second while a participant's file still waits for one to be cut there (the keyframe came timed
+/// before the boundary, or was lost), at most ``requestsPerCut`` times, so that a sender that never
+/// answers does not make the others send a keyframe every second.
+struct KeyframeSchedule {
+    /// Requests at most while a file waits to be cut.
+    static let requestsPerCut = 5
+    /// How long after a boundary keyframes are first asked for: a picture the sender was already
+    /// encoding would be timed before the boundary, and the cut needs one at or after it.
+    static let delayMicros: Int64 = 100_000
+
+    let segmentMicros: Int64
+    private var nextBoundary = 1
+    private var lastRequest: Int64?
+    private var requests = 0
+
+    init(segmentSeconds: Int) { segmentMicros = Int64(segmentSeconds) * 1_000_000 }
+
+    /// Whether to ask now, at room time `roomMicros` (nil before the first packet), while a file
+    /// is `awaiting` a keyframe or not; `nowMicros` is any monotonic clock.
+    mutating func due(roomMicros: Int64?, awaiting: Bool, nowMicros: Int64) -> Bool {
+        if let room = roomMicros, room - Self.delayMicros >= Int64(nextBoundary) * segmentMicros {
+            nextBoundary = Int((room - Self.delayMicros) / segmentMicros) + 1
+            (lastRequest, requests) = (nowMicros, 1)
+            return true
+        }
+        guard awaiting else {
+            requests = 0
+            return false
+        }
+        guard requests < Self.requestsPerCut, nowMicros - (lastRequest ?? .min / 2) >= 1_000_000 else { return false }
+        (lastRequest, requests) = (nowMicros, requests + 1)
+        return true
+    }
+}
+
 /// Refused to start: another run holds the lock, or the disk is too full. Nothing was recorded.
 public struct CannotStart: Error, Sendable, CustomStringConvertible {
     public enum Kind: Sendable { case locked, diskFull }
@@ -207,24 +244,20 @@ final class Recording: Sendable {
 
     /// Waits until `stop` is requested, a limit is reached (duration, capture size, free space), or
     /// `check` returns a reason (polled every 100 ms; sizes and metrics every second, from `snapshot`).
-    /// While a participant's file made live waits for a keyframe to be cut at a segment boundary
-    /// (`--segment`), `keyframes` asks the senders for one, once a second and at most
-    /// ``keyframeRequestsPerCut`` times (a sender that never answers does not make the others send
-    /// a keyframe every second).
+    /// With `--segment` and outputs made while recording, `keyframes` asks the senders for keyframes
+    /// when ``KeyframeSchedule`` says.
     func waitForStop(_ stop: StopRequest, snapshot: () async -> MetricsSnapshot, check: () async -> StopReason?,
                      keyframes: () async -> Void = {}) async -> StopReason {
         let start = LiveClock.monotonicMicros()
         var lastSecond = start
-        var lastKeyframeRequest = start - 1_000_000, keyframeRequests = 0
+        var schedule = options.pipeline.segmentSeconds.map { KeyframeSchedule(segmentSeconds: $0) }
         while true {
             try? await Task.sleep(for: .milliseconds(100))
             if let requested = stop.requested { return requested }
             let now = LiveClock.monotonicMicros()
-            if liveOutputs?.progress.awaitingKeyframe != true {
-                keyframeRequests = 0
-            } else if keyframeRequests < Self.keyframeRequestsPerCut, now - lastKeyframeRequest >= 1_000_000 {
-                lastKeyframeRequest = now
-                keyframeRequests += 1
+            if let progress = liveOutputs?.progress,
+               schedule?.due(roomMicros: progress.originMicros.map { LiveClock.wallMicros() - $0 }, awaiting: progress.awaitingKeyframe,
+                             nowMicros: now) == true {
                 await keyframes()
             }
             if let duration = options.durationSeconds, Double(now - start) >= duration * 1_000_000 { return .duration }
@@ -245,9 +278,6 @@ final class Recording: Sendable {
             if let reason = await check() { return reason }
         }
     }
-
-    /// Keyframe requests at most while a file waits to be cut at a segment boundary.
-    static let keyframeRequestsPerCut = 5
 
     /// The stop-when-empty condition for a room empty since `since` (monotonic µs).
     func emptyLongEnough(since: Int64?) -> Bool {
