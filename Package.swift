@@ -55,6 +55,9 @@ let package = Package(
         /// A receiving peer's sans-IO parts: RFC 7983 demultiplexing, reception statistics and
         /// receiver reports, NACK scheduling.
         .target(name: "Peer", dependencies: ["RTP", "ICE", "DTLS", "SRTP", "SDP", "Media"]),
+        /// A sending WebRTC peer made of the parts above (ICE controlling, DTLS, SRTP), sans-IO: the
+        /// publisher of the peer tests and of the soak driver.
+        .target(name: "LoopbackPeer", dependencies: ["Peer", "RTP", "ICE", "DTLS", "SRTP"]),
         /// The WHIP endpoint (RFC 9725): request handling (sans-IO) and its SwiftNIO HTTP/1.1 server.
         .target(name: "WHIP", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
@@ -108,7 +111,7 @@ let package = Package(
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Synth", "Capture", "RTP", "Media", "SDP", "SeededRandom"]),
         .testTarget(name: "SDPTests", dependencies: ["SDP", "SeededRandom"]),
         .testTarget(name: "ICETests", dependencies: ["ICE", "SeededRandom"]),
-        .testTarget(name: "PeerTests", dependencies: ["Peer", "RTP", "ICE", "DTLS", "SRTP", "SDP", "Media", "SeededRandom"]),
+        .testTarget(name: "PeerTests", dependencies: ["Peer", "RTP", "ICE", "DTLS", "SRTP", "SDP", "Media", "SeededRandom", "LoopbackPeer"]),
         .testTarget(name: "WHIPTests", dependencies: ["WHIP"]),
         .testTarget(name: "LiveTests", dependencies: ["Live", "Jobs", "Synth", "Capture", "Ingest", "Pipeline", "WebM"]),
         .testTarget(name: "FlowrecLoggingTests", dependencies: ["FlowrecLogging", "JSONText", .product(name: "Logging", package: "swift-log")]),

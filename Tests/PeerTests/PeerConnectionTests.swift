@@ -3,118 +3,24 @@ import DTLS
 import ICE
 import RTP
 import SRTP
+import LoopbackPeer
 import Testing
 @testable import Peer
 
-/// A publisher made of the project's own parts (a controlling ICE agent, a DTLS endpoint, an SRTP
-/// sender) talking to a ``PeerConnection`` through an in-memory network on a virtual clock.
-final class FakePublisher {
-    let address = STUNAddress(ip: "10.0.0.2", port: 5000)
-    let credentials = ICECredentials(ufrag: "pubU", pwd: "publisherpassword0123456")
-    let certificate: DTLSCertificate
-    let ice: ICEAgent
-    var dtls: DTLSEndpoint?
-    var srtp: SRTPSession?
-    var srtcpIn: SRTPSession?
-    var sent: [UInt16: [UInt8]] = [:]
-    var feedback: [RTCPPacket] = []
-    var failed: String?
-
-    init() throws {
-        certificate = try DTLSCertificate.generate()
-        ice = ICEAgent(role: .controlling, local: credentials)
-        ice.addLocalHostCandidate(address)
-        ice.finishGathering()
-    }
-
-    func offer(setup: String = "actpass", fingerprint: String? = nil, nack: Bool = true, secondVideo: Bool = false) -> String {
-        let fp = fingerprint ?? certificate.fingerprintSHA256
-        let feedback = nack ? "a=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack pli\r\na=rtcp-fb:96 goog-remb\r\n" : ""
-        return "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n"
-            + "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=sendonly\r\na=rtcp-mux\r\n"
-            + "a=ice-ufrag:\(credentials.ufrag)\r\na=ice-pwd:\(credentials.pwd)\r\na=fingerprint:sha-256 \(fp)\r\na=setup:\(setup)\r\n"
-            + "a=rtpmap:111 opus/48000/2\r\na=ssrc:1111 cname:pub\r\n"
-            + "a=candidate:1 1 udp 2130706431 \(address.ip) \(address.port) typ host\r\n"
-            + "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\na=sendonly\r\na=rtcp-mux\r\n"
-            + "a=ice-ufrag:\(credentials.ufrag)\r\na=ice-pwd:\(credentials.pwd)\r\na=fingerprint:sha-256 \(fp)\r\na=setup:\(setup)\r\n"
-            + "a=rtpmap:96 VP8/90000\r\n\(feedback)a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n"
-            + "a=ssrc-group:FID 2222 3333\r\na=ssrc:2222 cname:pub\r\na=ssrc:3333 cname:pub\r\n"
-            + (secondVideo ? "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:2\r\na=sendonly\r\na=rtcp-mux\r\n"
-                + "a=ice-ufrag:\(credentials.ufrag)\r\na=ice-pwd:\(credentials.pwd)\r\na=fingerprint:sha-256 \(fp)\r\na=setup:\(setup)\r\n"
-                + "a=rtpmap:96 VP8/90000\r\na=ssrc:4444 cname:other\r\n" : "")
-    }
-
-    /// Reads the answer: remote ICE credentials, candidates and the DTLS role it leaves us.
-    func accept(answer: String) throws {
-        let lines = answer.split(separator: "\r\n").map(String.init)
-        func value(_ prefix: String) -> String? { lines.first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) } }
-        ice.setRemoteCredentials(ICECredentials(ufrag: try #require(value("a=ice-ufrag:")), pwd: try #require(value("a=ice-pwd:"))))
-        for line in lines where line.hasPrefix("a=candidate:") { ice.addRemoteCandidate(try ICECandidate(sdpValue: line)) }
-        let fingerprint = try #require(value("a=fingerprint:sha-256 "))
-        let role: DTLSRole = value("a=setup:") == "active" ? .server : .client
-        dtls = try DTLSEndpoint(role: role, certificate: certificate, remoteFingerprint: fingerprint)
-    }
-
-    func receive(_ datagram: [UInt8], from: STUNAddress, now: Int64) -> [ICETransmit] {
-        var out: [ICETransmit] = []
-        switch ice.receive(datagram, from: from, nowMicros: now) {
-        case .handled(let replies): out += replies
-        case .dropped: break
-        case .applicationData(let data, _):
-            if DatagramKind(data) == .dtls, let dtls {
-                let events = dtls.receive(data, nowMillis: now / 1000)
-                out += events.outgoing.compactMap { ice.send($0) }
-                if let keys = events.connected {
-                    srtp = try? SRTPSession(profileID: keys.profile.rawValue, key: keys.localKey, salt: keys.localSalt, inbound: false)
-                    srtcpIn = try? SRTPSession(profileID: keys.profile.rawValue, key: keys.remoteKey, salt: keys.remoteSalt, inbound: true)
-                }
-                if let failure = events.failure { failed = failure }
-            } else if DatagramKind(data) == .rtcp, let srtcpIn, let clear = try? srtcpIn.unprotectRTCP(data),
-                      let packets = try? RTCP.parseCompound(clear) {
-                feedback += packets
-                for case .nack(let nack) in packets { out += nack.lost.compactMap { retransmit($0) } }
-            }
-        }
-        return out
-    }
-
-    func poll(now: Int64) -> [ICETransmit] {
-        var out = ice.poll(nowMicros: now)
-        for event in ice.takeEvents() {
-            if case .selectedPair = event, let dtls, dtls.role == .client { out += dtls.start(nowMillis: now / 1000).compactMap { ice.send($0) } }
-        }
-        if let dtls, let due = dtls.nextTimeoutMillis, due <= now / 1000 { out += dtls.handleTimeout(nowMillis: now / 1000).compactMap { ice.send($0) } }
-        return out
-    }
-
-    /// A VP8 packet (payload descriptor + bytes) on SSRC 2222 (or `ssrc`), remembered for retransmission.
-    func videoPacket(seq: UInt16, keyframe: Bool = false, ssrc: UInt32 = 2222) -> ICETransmit? {
+extension LoopbackPublisher {
+    /// A VP8 packet (payload descriptor + bytes) on the video SSRC (or `ssrc`), remembered for retransmission.
+    func videoPacket(seq: UInt16, keyframe: Bool = false, ssrc: UInt32? = nil) -> ICETransmit? {
         // VP8 descriptor (S=1, partition 0), then a frame tag: a keyframe carries the start code and 640×360.
         let frame: [UInt8] = keyframe ? [0x50, 0x02, 0x00, 0x9D, 0x01, 0x2A, 0x80, 0x02, 0x68, 0x01] : [0x51, 0x02, 0x00]
         let payload: [UInt8] = [0x10] + frame + [UInt8](repeating: UInt8(truncatingIfNeeded: seq), count: 100 - frame.count + 1)
-        let clear = RTPPacket(payloadType: 96, sequenceNumber: seq, timestamp: UInt32(seq) * 3000, ssrc: ssrc, marker: true,
-                              payload: payload).serialized()
-        sent[seq] = clear
-        return protect(clear)
-    }
-
-    /// RFC 4588 retransmission on SSRC 3333 (payload type 97) of a sent packet.
-    func retransmit(_ seq: UInt16) -> ICETransmit? {
-        guard let clear = sent[seq], let original = try? RTPPacket(parsing: clear) else { return nil }
-        let rtx = RTPPacket(payloadType: 97, sequenceNumber: seq &+ 1000, timestamp: original.timestamp, ssrc: 3333, marker: original.marker,
-                            payload: [UInt8(seq >> 8), UInt8(seq & 0xFF)] + Array(original.payload))
-        return protect(rtx.serialized())
-    }
-
-    private func protect(_ clear: [UInt8]) -> ICETransmit? {
-        guard let srtp, let protected = try? srtp.protectRTP(clear) else { return nil }
-        return ice.send(protected)
+        return send(rtp: RTPPacket(payloadType: 96, sequenceNumber: seq, timestamp: UInt32(seq) * 3000, ssrc: ssrc ?? streams.videoSSRC,
+                                   marker: true, payload: payload).serialized())
     }
 }
 
 /// The in-memory network: delivers datagrams between the publisher and the recorder, runs both on a virtual clock.
 struct Link {
-    let publisher: FakePublisher
+    let publisher: LoopbackPublisher
     let recorder: PeerConnection
     let recorderAddress = STUNAddress(ip: "10.0.0.1", port: 6000)
     var now: Int64 = 1_000_000
@@ -155,7 +61,7 @@ struct Link {
 
 @Suite struct PeerConnectionTests {
     private func connect(setup: String = "actpass", fingerprint: String? = nil) throws -> Link {
-        let publisher = try FakePublisher()
+        let publisher = try LoopbackPublisher()
         let recorder = try PeerConnection(offer: publisher.offer(setup: setup, fingerprint: fingerprint),
                                           hostAddresses: [STUNAddress(ip: "10.0.0.1", port: 6000)], certificate: try DTLSCertificate.generate())
         try publisher.accept(answer: recorder.answer)
@@ -265,7 +171,7 @@ struct Link {
         let certificate = try DTLSCertificate.generate()
         let host = [STUNAddress(ip: "10.0.0.1", port: 6000)]
         #expect(throws: PeerError.self) { try PeerConnection(offer: "garbage", hostAddresses: host, certificate: certificate) }
-        let noFingerprint = try FakePublisher().offer().replacingOccurrences(of: "a=fingerprint", with: "a=x-fingerprint")
+        let noFingerprint = try LoopbackPublisher().offer().replacingOccurrences(of: "a=fingerprint", with: "a=x-fingerprint")
         #expect(throws: PeerError.self) { try PeerConnection(offer: noFingerprint, hostAddresses: host, certificate: certificate) }
     }
 
