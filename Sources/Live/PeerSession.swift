@@ -24,8 +24,9 @@ public struct PeerSessionSummary: Sendable, Codable, Equatable {
     public var srtpAuthFailures: Int
 }
 
-/// One peer connection: a UDP socket on a SwiftNIO event loop driving a ``PeerConnection``, with
-/// every decrypted packet written to its participant's capture (``CaptureRouter``).
+/// One peer connection: a UDP socket on a SwiftNIO event loop driving a ``RecordingPeer`` (the
+/// sans-IO ``PeerConnection`` whose decrypted packets go to the participant's capture) on the real
+/// clock.
 ///
 /// Confinement: all mutable state is touched only on `eventLoop` (the socket's), which is what
 /// makes the `@unchecked Sendable` sound; public methods hop onto it.
@@ -33,21 +34,15 @@ final class PeerSession: @unchecked Sendable {
     let id: String
     let participant: String?
     let eventLoop: any EventLoop
-    let localAddress: STUNAddress
     private let channel: any Channel
-    private let peer: PeerConnection
-    private let captures: CaptureRouter
-    private let wallOffsetMicros: Int64
+    private let core: RecordingPeer
     private var timer: Scheduled<Void>?
     private var timerDeadline: Int64 = .max
-    private var summary: PeerSessionSummary
-    private var closed = false
-    /// Called once on the event loop when the connection fails for good (ICE, consent, DTLS).
-    private var onFailure: (@Sendable (String) -> Void)?
 
     /// Binds a UDP socket on `bindHost`, answers `offer` with candidates on `hostAddresses` and that
     /// socket's port, and writes captures into `captureFolder` (all for `participant`, or by m-line
     /// once ``route(_:)`` says whose each is), passing each packet on to `liveOutputs` too.
+    /// `onFailure` is called once on the event loop when the connection fails for good.
     static func open(id: String, participant: String?, offer: String, group: any EventLoopGroup, bindHost: String,
                      ports: ClosedRange<Int>?, hostAddresses: [String], certificate: DTLSCertificate, options: PeerOptions,
                      captureFolder: String, captureSuffix: String = "", liveOutputs: LiveOutputs? = nil,
@@ -60,13 +55,15 @@ final class PeerSession: @unchecked Sendable {
         }
         do {
             return try await channel.eventLoop.submit {
-                let session = try PeerSession(id: id, participant: participant, offer: offer, channel: channel,
-                                              hosts: hostAddresses.map { STUNAddress(ip: $0, port: UInt16(port)) },
-                                              certificate: certificate, options: options, captureFolder: captureFolder,
-                                              captureSuffix: captureSuffix, liveOutputs: liveOutputs)
-                session.onFailure = onFailure
+                let hosts = hostAddresses.map { STUNAddress(ip: $0, port: UInt16(port)) }
+                let now = LiveClock.monotonicMicros()
+                let core = try RecordingPeer(id: id, participant: participant, offer: offer, hostAddresses: hosts, certificate: certificate,
+                                             options: options, captureFolder: captureFolder, captureSuffix: captureSuffix,
+                                             liveOutputs: liveOutputs, captureAddress: hosts.first ?? STUNAddress(ip: "0.0.0.0", port: UInt16(port)),
+                                             nowMicros: now, wallOffsetMicros: LiveClock.wallMicros() - now, onFailure: onFailure)
+                let session = PeerSession(id: id, participant: participant, channel: channel, core: core)
                 router.session = session
-                session.reschedule(now: LiveClock.monotonicMicros())
+                session.reschedule(now: now)
                 return session
             }.get()
         } catch {
@@ -91,36 +88,27 @@ final class PeerSession: @unchecked Sendable {
         throw PeerError("no free UDP port on \(host)\(ports.map { " in \($0.lowerBound)-\($0.upperBound)" } ?? ""): \(lastError.map { "\($0)" } ?? "")")
     }
 
-    private init(id: String, participant: String?, offer: String, channel: any Channel, hosts: [STUNAddress],
-                 certificate: DTLSCertificate, options: PeerOptions, captureFolder: String, captureSuffix: String,
-                 liveOutputs: LiveOutputs?) throws {
+    private init(id: String, participant: String?, channel: any Channel, core: RecordingPeer) {
         self.id = id
         self.participant = participant
         self.channel = channel
         eventLoop = channel.eventLoop
-        localAddress = hosts.first ?? STUNAddress(ip: "0.0.0.0", port: UInt16(channel.localAddress?.port ?? 0))
-        peer = try PeerConnection(offer: offer, hostAddresses: hosts, certificate: certificate, options: options)
-        answer = peer.answer
-        remoteUfrag = peer.negotiated.remoteUfrag
-        let now = LiveClock.monotonicMicros()
-        wallOffsetMicros = LiveClock.wallMicros() - now
-        captures = CaptureRouter(folder: captureFolder, local: localAddress, defaultParticipant: participant, suffix: captureSuffix,
-                                 outputs: liveOutputs)
-        summary = PeerSessionSummary(session: id, participant: participant, remoteAddress: nil, joinedMicros: now + wallOffsetMicros,
-                                     connected: false, captures: [], rtpPackets: 0, rtcpPackets: 0,
-                                     lostPackets: 0, nackedPackets: 0, repairedPackets: 0, pliSent: 0, srtpAuthFailures: 0)
+        self.core = core
+        answer = core.answer
+        initialSummary = core.summary
     }
+
+    /// The summary when the session opened: what is reported if the event loop is gone.
+    private let initialSummary: PeerSessionSummary
 
     /// The SDP answer.
     let answer: String
-    /// The publisher's ICE username fragment (a PATCH with another one is an ICE restart).
-    private(set) var remoteUfrag: String?
 
     /// Adds trickled remote candidates (`a=candidate` values).
     func addRemoteCandidates(_ lines: [String]) {
         eventLoop.execute {
-            for line in lines { self.peer.addRemoteCandidate(line) }
-            self.drive(now: LiveClock.monotonicMicros())
+            let now = LiveClock.monotonicMicros()
+            self.send(self.core.addRemoteCandidates(lines, nowMicros: now), now: now)
         }
     }
 
@@ -129,43 +117,36 @@ final class PeerSession: @unchecked Sendable {
     func requestKeyframes() {
         eventLoop.execute {
             let now = LiveClock.monotonicMicros()
-            for stream in self.peer.streamSummaries where stream.codec.kind == .video {
-                self.peer.requestKeyframe(ssrc: stream.ssrc, nowMicros: now)
-            }
-            self.drive(now: now)
+            self.send(self.core.requestKeyframes(nowMicros: now), now: now)
         }
     }
 
     /// Which participant each m-line carries from now on.
     func route(_ mids: [String: String]) {
-        eventLoop.execute {
-            let now = LiveClock.monotonicMicros()
-            self.captures.route(mids, nowMicros: now)
-            self.captures.resolve(midOfSSRC: self.peer.negotiated.midOfSSRC, nowMicros: now)
-        }
+        eventLoop.execute { self.core.route(mids, nowMicros: LiveClock.monotonicMicros()) }
     }
 
     /// Answers a new offer on this connection (renegotiation).
     func renegotiate(offer: String) async throws -> String {
         try await eventLoop.submit {
-            let answer = try self.peer.renegotiate(offer: offer, nowMicros: LiveClock.monotonicMicros())
-            self.captures.resolve(midOfSSRC: self.peer.negotiated.midOfSSRC, nowMicros: LiveClock.monotonicMicros())
-            self.drive(now: LiveClock.monotonicMicros())
+            let now = LiveClock.monotonicMicros()
+            let (answer, transmits) = try self.core.renegotiate(offer: offer, nowMicros: now)
+            self.send(transmits, now: now)
             return answer
         }.get()
     }
 
     /// The publisher's current ICE username fragment.
     func currentRemoteUfrag() async -> String? {
-        try? await eventLoop.submit { self.remoteUfrag }.get()
+        try? await eventLoop.submit { self.core.remoteUfrag }.get()
     }
 
     /// ICE restart with the publisher's new credentials; returns our answer fragment.
     func restartICE(ufrag: String, pwd: String) async throws -> String {
         try await eventLoop.submit {
-            self.remoteUfrag = ufrag
-            let fragment = self.peer.restartICE(remote: ICECredentials(ufrag: ufrag, pwd: pwd), nowMicros: LiveClock.monotonicMicros())
-            self.drive(now: LiveClock.monotonicMicros())
+            let now = LiveClock.monotonicMicros()
+            let (fragment, transmits) = self.core.restartICE(ufrag: ufrag, pwd: pwd, nowMicros: now)
+            self.send(transmits, now: now)
             return fragment
         }.get()
     }
@@ -173,47 +154,32 @@ final class PeerSession: @unchecked Sendable {
     /// Sends BYE and close_notify, closes the socket and the capture; returns the final summary.
     func close() async -> PeerSessionSummary {
         let result = try? await eventLoop.submit { () -> PeerSessionSummary in
-            self.shutDown()
-            return self.summary
+            self.timer?.cancel()
+            self.timer = nil
+            self.transmit(self.core.close(wallMicros: LiveClock.wallMicros()))
+            return self.core.summary
         }.get()
         try? await channel.close()
-        return result ?? summary
+        return result ?? initialSummary
     }
 
     /// The summary so far.
     func currentSummary() async -> PeerSessionSummary {
-        (try? await eventLoop.submit { self.updateSummary() }.get()) ?? summary
+        (try? await eventLoop.submit { self.core.summary }.get()) ?? initialSummary
     }
 
     // MARK: - On the event loop
 
     fileprivate func receive(_ envelope: AddressedEnvelope<ByteBuffer>) {
-        guard !closed, let ip = envelope.remoteAddress.ipAddress, let port = envelope.remoteAddress.port else { return }
+        guard !core.isClosed, let ip = envelope.remoteAddress.ipAddress, let port = envelope.remoteAddress.port else { return }
         let now = LiveClock.monotonicMicros()
-        let from = STUNAddress(ip: ip, port: UInt16(port))
-        peer.receive(Array(buffer: envelope.data), from: from, nowMicros: now)
-        drive(now: now)
+        send(core.receive(Array(buffer: envelope.data), from: STUNAddress(ip: ip, port: UInt16(port)), nowMicros: now), now: now)
     }
 
-    private func drive(now: Int64) {
-        guard !closed else { return }
-        let output = peer.takeOutput()
-        for packet in output.packets {
-            captures.write(packet, wallMicros: packet.arrivalMicros + wallOffsetMicros, nowMicros: now)
-            if summary.remoteAddress == nil { summary.remoteAddress = packet.from.description }
-        }
-        transmit(output.transmits)
-        for event in output.events {
-            switch event {
-            case .connected: summary.connected = true
-            case .failed(let reason):
-                summary.failure = reason
-                onFailure?(reason)
-                onFailure = nil
-            case .iceStateChanged: break
-            }
-        }
-        captures.flushIfDue(nowMicros: now)
+    /// Sends what the core produced and wakes up for its next deadline.
+    private func send(_ transmits: [ICETransmit], now: Int64) {
+        guard !core.isClosed else { return }
+        transmit(transmits)
         reschedule(now: now)
     }
 
@@ -228,9 +194,8 @@ final class PeerSession: @unchecked Sendable {
         channel.flush()
     }
 
-    /// Wakes up for the peer's next deadline, and at least every 100 ms for the capture flush.
     private func reschedule(now: Int64) {
-        let wanted = max(now + 1_000, min(peer.nextDeadlineMicros ?? .max, now + 100_000))
+        let wanted = core.wakeMicros(now: now)
         guard wanted < timerDeadline || timer == nil else { return }
         timer?.cancel()
         timerDeadline = wanted
@@ -238,34 +203,8 @@ final class PeerSession: @unchecked Sendable {
             timer = nil
             timerDeadline = .max
             let now = LiveClock.monotonicMicros()
-            peer.poll(nowMicros: now)
-            drive(now: now)
+            send(core.poll(nowMicros: now), now: now)
         }
-    }
-
-    private func updateSummary() -> PeerSessionSummary {
-        let stats = peer.stats
-        summary.captures = captures.summaries
-        summary.rtpPackets = stats.rtpPackets
-        summary.rtcpPackets = stats.rtcpPackets
-        summary.lostPackets = peer.streamSummaries.reduce(0) { $0 + Int(max(0, $1.lost)) }
-        summary.nackedPackets = stats.nackedPackets
-        summary.repairedPackets = stats.repairedPackets
-        summary.pliSent = stats.pliSent
-        summary.srtpAuthFailures = stats.srtpAuthFailures
-        return summary
-    }
-
-    private func shutDown() {
-        guard !closed else { return }
-        peer.close()
-        transmit(peer.takeOutput().transmits)
-        closed = true
-        timer?.cancel()
-        timer = nil
-        captures.close()
-        summary.leftMicros = LiveClock.wallMicros()
-        _ = updateSummary()
     }
 }
 
