@@ -97,9 +97,13 @@ let package = Package(
         /// What each command does (transcode, inspect, synth), independent of argument parsing.
         .target(name: "Jobs", dependencies: ["RTP", "Capture", "Media", "WebM", "Ingest", "Synth", "SDP", "Pipeline"]),
 
+        /// The soak driver: the live path for hours of virtual time with loopback publishers, memory watched (`flowrec soak`).
+        .target(name: "Soak", dependencies: ["Live", "LoopbackPeer", "Peer", "ICE", "DTLS", "RTP", "Media", "Synth", "Jobs",
+                                             "Pipeline", "SeededRandom"]),
+
         // MARK: Command line
         .executableTarget(name: "flowrec", dependencies: [
-            "Jobs", "Capture", "Media", "SDP", "Pipeline", "Live", "Peer", "Janus", "ICE", "FlowrecLogging",
+            "Jobs", "Capture", "Media", "SDP", "Pipeline", "Live", "Peer", "Janus", "ICE", "FlowrecLogging", "Soak",
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
         ]),
 

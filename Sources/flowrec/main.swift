@@ -38,7 +38,7 @@ struct Flowrec: ParsableCommand {
         --log-format auto|human|json and --log-level (or $FLOWREC_LOG_FORMAT, $FLOWREC_LOG_LEVEL) choose. \
         Results ("wrote …" lines, tables) go to stdout.
         """,
-        subcommands: [Transcode.self, Record.self, Recover.self, Inspect.self, Synth.self])
+        subcommands: [Transcode.self, Record.self, Recover.self, Inspect.self, Synth.self, SoakCommand.self])
 }
 
 /// Options shared by commands that read RTP dumps.

@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import Jobs
+import Soak
+
+/// `flowrec soak --out DIR`: the live path for a long virtual time, watching memory (issue 6's soak
+/// test runs it). Hidden: a tool for tests and developers, not for users.
+struct SoakCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "soak",
+        abstract: "Run the live recording path on a virtual clock with synthetic publishers and report memory as JSON.",
+        shouldDisplay: false)
+
+    @Option(help: "Output folder: captures, the composite and per-participant WebM.") var out: String
+    @Option(help: "Virtual length, e.g. 1h, 10m.") var duration = "1h"
+    @Option(help: "Publishers at once.") var publishers = 3
+    @Option(help: "Sample memory this often (virtual), e.g. 60s.") var sampleEvery = "60s"
+    @Option(help: "The first publisher leaves at this virtual time and rejoins 10 s later (default: half-way; 'never').") var leaveAt: String?
+    @Option(help: "Fraction of media packets lost (0-1).") var loss = 0.01
+    @Option(help: "Fraction of media packets reordered (0-1).") var reorder = 0.01
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+
+    func run() throws {
+        var options = SoakOptions(out: out)
+        options.seconds = try seconds(duration, "--duration")
+        options.sampleEverySeconds = max(1, try seconds(sampleEvery, "--sample-every"))
+        guard (1...8).contains(publishers) else { throw ValidationError("--publishers must be 1...8") }
+        options.publishers = publishers
+        options.leaveAtSeconds = try leaveAt == "never" ? nil : leaveAt.map { try seconds($0, "--leave-at") } ?? options.seconds / 2
+        for (name, value) in [("--loss", loss), ("--reorder", reorder)] where !(0...1).contains(value) {
+            throw ValidationError("\(name) must be a fraction 0...1")
+        }
+        options.loss = loss
+        options.reorder = reorder
+        options.seed = seed
+        try runJob {
+            let report = try SoakRun(options: options).run()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        }
+    }
+
+    private func seconds(_ text: String, _ flag: String) throws -> Int {
+        guard let value = parseDuration(text), value >= 1 else { throw ValidationError("\(flag): '\(text)' is not a duration like 90s, 15m, 1h") }
+        return Int(value.rounded())
+    }
+}
