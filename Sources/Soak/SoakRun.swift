@@ -39,9 +39,10 @@ public struct SoakOptions: Sendable {
     public var latencyMicros: Int64 = 15_000
     public var loss = 0.01
     public var reorder = 0.01
-    /// The first publisher leaves at this virtual second and comes back (a new connection and
-    /// participant, as a WHIP publisher that reconnects) `rejoinAfterSeconds` later; nil: never.
-    public var leaveAtSeconds: Int? = 1800
+    /// Every this many virtual seconds the publisher connected longest leaves, and comes back
+    /// `rejoinAfterSeconds` later as a new connection and participant (as a WHIP publisher that
+    /// reconnects); nil: everyone stays.
+    public var rejoinEverySeconds: Int? = 600
     public var rejoinAfterSeconds = 10
     /// Packets the live outputs hold at most; the driver waits for the worker beyond that.
     public var maxQueuedPackets = 2_000
@@ -145,26 +146,29 @@ public final class SoakRun {
         let start = Self.startMicros
         let end = start + Int64(options.seconds) * 1_000_000
         for participant in 0..<options.publishers { try join(participant, now: start) }
-        let leaveAt = options.leaveAtSeconds.map { start + Int64($0) * 1_000_000 }
-        let rejoinAt = leaveAt.map { $0 + Int64(options.rejoinAfterSeconds) * 1_000_000 }
-        var left = false
-        var rejoined = false
+        let churn = options.rejoinEverySeconds.map { Int64($0) * 1_000_000 }
+        var nextLeave = churn.map { start + $0 }
+        /// Who comes back when: the media of the publisher that left.
+        var rejoins: [(at: Int64, mediaIndex: Int)] = []
         var nextSample = start + Int64(options.sampleEverySeconds) * 1_000_000
         var now = start
         while now < end {
-            now = min(end, nextEvent(after: now, also: [nextSample, left ? nil : leaveAt, rejoined ? nil : rejoinAt]))
+            now = min(end, nextEvent(after: now, also: [nextSample, nextLeave, rejoins.first?.at]))
             clock.micros = now
             deliverDue(now: now)
             for connection in connections { try step(connection, now: now) }
             for connection in connections where connection.isClosed { gone.append((connection.number, connection.recorder.summary, connection.counts)) }
             connections.removeAll { $0.isClosed }
-            if let leaveAt, !left, now >= leaveAt {
-                left = true
-                if let first = connections.first { leave(first, now: now) }
+            if let leaveAt = nextLeave, now >= leaveAt, now < end, let churn {
+                nextLeave = leaveAt + churn
+                if let first = connections.first(where: { $0.leavingAt == nil }) {
+                    leave(first, now: now)
+                    rejoins.append((now + Int64(options.rejoinAfterSeconds) * 1_000_000, first.mediaIndex))
+                }
             }
-            if let rejoinAt, !rejoined, now >= rejoinAt {
-                rejoined = true
-                try join(0, now: now)
+            while let rejoin = rejoins.first, now >= rejoin.at {
+                rejoins.removeFirst()
+                try join(rejoin.mediaIndex, now: now)
             }
             if now >= nextSample || now >= end {
                 sample(now: now, wallStart: wallStart)

@@ -15,7 +15,8 @@ struct SoakCommand: ParsableCommand {
     @Option(help: "Virtual length, e.g. 1h, 10m.") var duration = "1h"
     @Option(help: "Publishers at once.") var publishers = 3
     @Option(help: "Sample memory this often (virtual), e.g. 60s.") var sampleEvery = "60s"
-    @Option(help: "The first publisher leaves at this virtual time and rejoins 10 s later (default: half-way; 'never').") var leaveAt: String?
+    @Option(help: "Every this often (virtual) a publisher leaves and rejoins 10 s later as a new participant ('never': nobody leaves).")
+    var rejoinEvery = "10m"
     @Option(help: "Fraction of media packets lost (0-1).") var loss = 0.01
     @Option(help: "Fraction of media packets reordered (0-1).") var reorder = 0.01
     @Option(help: "Random seed.") var seed: UInt64 = 1
@@ -26,7 +27,7 @@ struct SoakCommand: ParsableCommand {
         options.sampleEverySeconds = max(1, try seconds(sampleEvery, "--sample-every"))
         guard (1...8).contains(publishers) else { throw ValidationError("--publishers must be 1...8") }
         options.publishers = publishers
-        options.leaveAtSeconds = try leaveAt == "never" ? nil : leaveAt.map { try seconds($0, "--leave-at") } ?? options.seconds / 2
+        options.rejoinEverySeconds = rejoinEvery == "never" ? nil : try seconds(rejoinEvery, "--rejoin-every")
         for (name, value) in [("--loss", loss), ("--reorder", reorder)] where !(0...1).contains(value) {
             throw ValidationError("\(name) must be a fraction 0...1")
         }
