@@ -10,11 +10,15 @@
 /// Invariant: every slot of the window not written since it entered the window is zero, so reads
 /// need no bookkeeping beyond the window bounds.
 ///
+/// Memory: the ring is allocated at the first write and let go by ``release()`` (a participant
+/// that left), so a timeline that holds nothing costs nothing.
+///
 /// Not internally synchronised; one owner at a time (hence `@unchecked Sendable`).
 public final class PCMTimeline: @unchecked Sendable {
     public let channels: Int
     public let capacitySamples: Int
-    private var ring: [Int16]
+    /// Empty until the first write (and again after ``release()``).
+    private var ring: [Int16] = []
     /// Lowest position retained; nil until the first write or discard.
     private var base: Int64?
     public private(set) var writtenEnd: Int64 = 0
@@ -24,7 +28,6 @@ public final class PCMTimeline: @unchecked Sendable {
         precondition(capacitySamples >= 1, "PCMTimeline needs a positive capacity")
         self.channels = channels
         self.capacitySamples = capacitySamples
-        self.ring = [Int16](repeating: 0, count: capacitySamples * channels)
     }
 
     /// The lowest position still held (reads before it are silence); nil before anything was written.
@@ -48,6 +51,7 @@ public final class PCMTimeline: @unchecked Sendable {
     }
 
     private func zeroSlots(from position: Int64, count: Int) {
+        guard !ring.isEmpty else { return }
         var done = 0
         ring.withUnsafeMutableBufferPointer { r in
             while done < count {
@@ -82,6 +86,7 @@ public final class PCMTimeline: @unchecked Sendable {
             frames -= cut
         }
         guard frames > 0 else { return }
+        if ring.isEmpty { ring = [Int16](repeating: 0, count: capacitySamples * channels) }
         samples.withUnsafeBufferPointer { src in
             ring.withUnsafeMutableBufferPointer { r in
                 var done = 0
@@ -103,7 +108,7 @@ public final class PCMTimeline: @unchecked Sendable {
         guard count > 0 else { return }
         precondition(buffer.count >= count * channels, "PCMTimeline.read: buffer shorter than count × channels")
         let out = buffer.baseAddress!
-        guard let base else {
+        guard let base, !ring.isEmpty else {
             out.update(repeating: 0, count: count * channels)
             return
         }
@@ -134,4 +139,14 @@ public final class PCMTimeline: @unchecked Sendable {
     public func discard(before position: Int64) {
         advance(to: position)
     }
+
+    /// Lets go of the buffer and everything in it: reads return silence, and the next write starts
+    /// a new window (as on a new timeline).
+    public func release() {
+        ring = []
+        base = nil
+    }
+
+    /// Whether the ring is allocated (after a write, until ``release()``).
+    public var holdsBuffer: Bool { !ring.isEmpty }
 }

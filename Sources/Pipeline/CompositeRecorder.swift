@@ -217,7 +217,11 @@ public final class CompositeRecorder {
         let packet = try opus.encode(mixed)
         try writer.write(track: audioTrack, data: packet, ptsMillis: blockStartMillis, isKeyframe: true)
         audioPosition += Int64(Self.blockSamples)
-        for participant in participants { participant.discardAudio(before: audioPosition) }
+        let now = audioPosition * 1_000_000 / 48_000
+        for participant in participants {
+            participant.discardAudio(before: audioPosition)
+            participant.releaseIfGone(at: now)
+        }
         stats.audioBlocks += 1
     }
 

@@ -26,6 +26,13 @@ final class ParticipantTrack {
     private var lastArrival = Int64.min
     private let placeholder: TileContent
     private(set) var decodeErrors = 0
+    /// Set once its decoding state was let go (``releaseIfGone(at:)``), until its next frame.
+    private(set) var isReleased = false
+
+    /// Off the canvas this long (it left, or sent nothing for that long), a participant's decoders,
+    /// last picture and audio buffer are let go — made again if it comes back — so that a room whose
+    /// people come and go keeps a flat memory (about 2 MB a participant at 320x180, 9 MB at 720p).
+    static let releaseAfterMicros: Int64 = 10_000_000
 
     /// Placeholder colours (BT.601 YUV) by participant order.
     static let palette: [(UInt8, UInt8, UInt8)] = [
@@ -60,6 +67,7 @@ final class ParticipantTrack {
     /// room time at which its presentation ends.
     func add(_ roomFrame: RoomFrame, audioReadPosition: Int64, videoShownMicros: Int64) -> (inTime: Bool, endMicros: Int64) {
         let frame = roomFrame.frame
+        isReleased = false
         let pts = clock.presentationMicros(of: frame, stream: roomFrame.stream)
         switch frame.codec {
         case .opus:
@@ -123,6 +131,23 @@ final class ParticipantTrack {
             videoQueue.removeFirst(videoHead)
             videoHead = 0
         }
+    }
+
+    /// Lets go of the decoders, the last picture, the audio buffer and the frames still queued once
+    /// the participant has been off the canvas for ``releaseAfterMicros`` at room time `time`
+    /// (everything it sent has been mixed and shown by then). A returning participant starts as a
+    /// new one: its placeholder until its next keyframe.
+    func releaseIfGone(at time: Int64) {
+        guard !isReleased, lastArrival != .min, time >= lastArrival + CompositeRecorder.leaveGraceMicros + Self.releaseAfterMicros else { return }
+        isReleased = true
+        audioDecoders.removeAll()
+        timeline.release()
+        videoQueue.removeAll()
+        videoHead = 0
+        // A stream that goes on after the pause waits for a keyframe: its fresh decoder has no reference.
+        waitingForKeyframe.formUnion(videoDecoders.keys)
+        videoDecoders.removeAll()
+        picture = nil
     }
 
     /// What the tile shows now.

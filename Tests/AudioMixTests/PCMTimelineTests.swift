@@ -70,4 +70,19 @@ private func read(_ t: PCMTimeline, from: Int64, count: Int) -> [Int16] {
         t.write([5, -5, 6, -6], at: 13)  // wraps the ring; window [7, 15)
         #expect(read(t, from: 4, count: 11) == [Int16](repeating: 0, count: 18) + [5, -5, 6, -6])
     }
+
+    @Test func releaseLetsGoOfTheBufferAndTheNextWriteStartsAfresh() {
+        let t = PCMTimeline(capacitySamples: 100)
+        #expect(!t.holdsBuffer)
+        t.discard(before: 10)  // a discard alone allocates nothing
+        #expect(!t.holdsBuffer && read(t, from: 0, count: 20) == [Int16](repeating: 0, count: 20))
+        t.write([1, 2, 3], at: 20)
+        #expect(t.holdsBuffer && read(t, from: 19, count: 5) == [0, 1, 2, 3, 0])
+        t.release()
+        #expect(!t.holdsBuffer && t.retainedStart == nil)
+        #expect(read(t, from: 19, count: 5) == [0, 0, 0, 0, 0])
+        // A new window: earlier positions are taken again.
+        t.write([4, 5], at: 5)
+        #expect(t.holdsBuffer && t.retainedStart == 5 && read(t, from: 4, count: 4) == [0, 4, 5, 0])
+    }
 }
