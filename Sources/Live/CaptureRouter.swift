@@ -120,8 +120,10 @@ final class CaptureRouter {
         for capture in captures.values { capture.flushIfDue(nowMicros: nowMicros) }
     }
 
+    /// Closes every capture; the live outputs let go of their sources.
     func close() {
         for capture in captures.values { capture.close() }
+        for participant in order { if let source = sourceOf[participant] { outputs?.endSource(source) } }
     }
 
     var summaries: [CaptureSummary] {

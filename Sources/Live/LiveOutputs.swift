@@ -55,6 +55,8 @@ public final class LiveOutputs: @unchecked Sendable {
         var participant: String
         var bytes: [UInt8]
         var arrivalMicros: Int64
+        /// Not a packet: the source's capture is closed (see ``endSource(_:)``).
+        var endsSource = false
     }
 
     /// Starts the worker; nothing is written before the first packet. `clock` is the capture clock
@@ -94,6 +96,16 @@ public final class LiveOutputs: @unchecked Sendable {
             condition.wait()
         }
         queue.append(Packet(source: source, participant: participant, bytes: bytes, arrivalMicros: arrivalMicros))
+        condition.broadcast()
+    }
+
+    /// The capture of `source` is closed (its connection ended): what its reorder buffers still hold
+    /// goes out now, and its per-stream state is let go (a later connection is another source).
+    public func endSource(_ source: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !closing, progressNow.failure == nil else { return }
+        queue.append(Packet(source: source, participant: "", bytes: [], arrivalMicros: 0, endsSource: true))
         condition.broadcast()
     }
 
@@ -193,6 +205,7 @@ private final class LiveOutputsWorker {
     private(set) var originMicros: Int64?
 
     func add(_ packet: LiveOutputs.Packet) throws {
+        if packet.endsSource { return try end(source: packet.source) }
         let bytes = packet.bytes
         guard bytes.count >= 12, bytes[0] >> 6 == 2, !isRTCP(bytes) else { return }
         let arrival = packet.arrivalMicros
@@ -232,6 +245,12 @@ private final class LiveOutputsWorker {
         for source in framers.keys.sorted() {
             for frame in framers[source]!.advance(toMicros: now) { try room.add(frame) }
         }
+    }
+
+    /// Releases what `source`'s framer holds and lets it go.
+    private func end(source: Int) throws {
+        guard let framer = framers.removeValue(forKey: source) else { return }
+        for frame in framer.finish() { try room?.add(frame) }
     }
 
     func finish() throws -> (outputs: [OutputFile], warnings: [String]) {
