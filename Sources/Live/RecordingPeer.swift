@@ -10,6 +10,7 @@ import Peer
 ///
 /// Not thread-safe: one owner calls it.
 public final class RecordingPeer {
+    /// The session's name (in the summary and the logs).
     public let id: String
     /// The participant (WHIP), or nil for a connection carrying several (a Janus subscription).
     public let participant: String?

@@ -21,21 +21,29 @@ public struct LoopbackError: Error, Sendable, CustomStringConvertible {
 public final class LoopbackPublisher {
     /// The SSRCs and payload types the offer announces.
     public struct Streams: Sendable, Equatable {
+        /// Opus (mid 0), VP8 (mid 1) and the VP8 stream's RTX (`a=ssrc-group:FID`).
         public var audioSSRC: UInt32 = 1111
         public var videoSSRC: UInt32 = 2222
         public var rtxSSRC: UInt32 = 3333
         public var audioPayloadType: UInt8 = 111
         public var videoPayloadType: UInt8 = 96
+        /// RTX with `apt` the video payload type.
         public var rtxPayloadType: UInt8 = 97
 
+        /// The defaults above.
         public init() {}
     }
 
+    /// Our one host candidate.
     public let address: STUNAddress
+    /// Our ICE username fragment and password (in the offer).
     public let credentials: ICECredentials
     public let streams: Streams
+    /// Our DTLS certificate (its fingerprint is in the offer).
     public let certificate: DTLSCertificate
+    /// The controlling ICE agent (tests restart it).
     public let ice: ICEAgent
+    /// Made by ``accept(answer:)``, in the role the answer leaves us.
     public private(set) var dtls: DTLSEndpoint?
     /// Set once DTLS is done: the outbound SRTP session, and the inbound one for SRTCP feedback.
     public private(set) var srtp: SRTPSession?

@@ -46,6 +46,7 @@ public struct SoakOptions: Sendable {
     public var rejoinAfterSeconds = 10
     /// Packets the live outputs hold at most; the driver waits for the worker beyond that.
     public var maxQueuedPackets = 2_000
+    /// Seeds the network's loss and reordering and the publishers' SSRCs.
     public var seed: UInt64 = 1
 
     public init(out: String) { self.out = out }
@@ -53,23 +54,30 @@ public struct SoakOptions: Sendable {
 
 /// What a soak run measured (printed as JSON by `flowrec soak`).
 public struct SoakReport: Sendable, Codable {
+    /// Taken every ``SoakOptions/sampleEverySeconds`` of virtual time.
     public struct Sample: Sendable, Codable {
         public var virtualSeconds: Int
+        /// This process's resident memory (`/proc/self/statm`).
         public var rssKiB: Int
+        /// Since the run began.
         public var wallSeconds: Double
         /// Packets written to the captures so far, and the composite's media time written so far.
         public var capturedPackets: Int
         public var outputSeconds: Double
     }
 
+    /// What one publisher (one connection) did, in the order they joined.
     public struct Publisher: Sendable, Codable {
         public var participant: String
+        /// RTP media packets and RTCP sender reports sent (those the network dropped included).
         public var rtpSent = 0
         public var rtcpSent = 0
         /// Original media packets the network dropped (video ones come back through RTX).
         public var dropped = 0
+        /// RTX packets sent in answer to NACKs, and keyframe requests received.
         public var retransmitted = 0
         public var plisReceived = 0
+        /// Virtual seconds from the start; `leftSeconds` nil for those there at the end.
         public var joinedSeconds: Double
         public var leftSeconds: Double?
     }
@@ -83,10 +91,13 @@ public struct SoakReport: Sendable, Codable {
     public var ratio = 0.0
     /// After the outputs were finalised.
     public var finishedRSSKiB = 0
+    /// Wall time and CPU time (every thread) of the run, media encoding at the start excluded.
     public var wallSeconds = 0.0
     public var cpuSeconds = 0.0
     public var publishers: [Publisher] = []
+    /// The recorder's side of each connection (same order as `publishers`).
     public var sessions: [PeerSessionSummary] = []
+    /// The composite and the per-participant files, and what finishing them warned about.
     public var outputs: [OutputFile] = []
     public var warnings: [String] = []
     /// Why the live outputs were given up, if they were.
