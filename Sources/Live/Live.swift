@@ -19,3 +19,18 @@ enum LiveClock {
         return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
     }
 }
+
+/// A clock its owner sets, read from any thread: the capture clock of a run faster than real time
+/// (a replay, the soak), handed to ``LiveOutputs`` as `{ clock.micros }`.
+public final class SettableClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Int64
+
+    public init(micros: Int64 = 0) { value = micros }
+
+    /// The time now, µs.
+    public var micros: Int64 {
+        get { lock.withLock { value } }
+        set { lock.withLock { value = newValue } }
+    }
+}

@@ -110,7 +110,7 @@ public final class SoakRun {
     private let media: LoopedMedia
     private let certificate: DTLSCertificate
     private let outputs: LiveOutputs
-    private let clock = VirtualClock()
+    private let clock = SettableClock()
     private let captureFolder: String
     private var rng: SplitMix64
     /// Publishers connected now, and what the gone ones counted (their connections are let go, as
@@ -393,16 +393,5 @@ private struct Network {
             best = i
         }
         return best.map { inFlight.remove(at: $0) }
-    }
-}
-
-/// The driver's clock, read by the live outputs' worker thread.
-private final class VirtualClock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Int64 = 0
-
-    var micros: Int64 {
-        get { lock.withLock { value } }
-        set { lock.withLock { value = newValue } }
     }
 }

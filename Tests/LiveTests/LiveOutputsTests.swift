@@ -41,13 +41,13 @@ import Testing
     /// Feeds every packet of `capture` to ``LiveOutputs`` as a recording would (one source per
     /// flow), on the capture's own clock.
     private func live(_ capture: String, out: String, pipeline: PipelineConfig? = nil) throws -> (outputs: [OutputFile], warnings: [String]) {
-        let clock = ArrivalClock()
+        let clock = SettableClock()
         let outputs = LiveOutputs(out: OutputLocation(out), pipeline: try pipeline ?? self.pipeline, overwrite: false, blockWhenFull: true,
-                                  clock: { clock.now })
+                                  clock: { clock.micros })
         let reader = try openCaptureReader(path: capture)
         while let packet = try reader.next() {
             let participant = "\(packet.flow?.source ?? "?")-\(packet.flow?.sourcePort ?? 0)"
-            clock.now = packet.arrivalMicros
+            clock.micros = packet.arrivalMicros
             outputs.add(source: outputs.source(capturePath: participant), participant: participant, bytes: packet.data,
                         arrivalMicros: packet.arrivalMicros)
         }
@@ -107,15 +107,5 @@ import Testing
         // Nothing poses as finished (the worker may not have opened anything before the queue filled).
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/live")) ?? []
         #expect(!names.contains { $0.hasSuffix(".webm") }, "\(names)")
-    }
-}
-
-/// The capture clock of a replay: the arrival time of the packet being fed.
-private final class ArrivalClock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Int64 = 0
-    var now: Int64 {
-        get { lock.withLock { value } }
-        set { lock.withLock { value = newValue } }
     }
 }
