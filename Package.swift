@@ -117,7 +117,7 @@ let package = Package(
         .testTarget(name: "ICETests", dependencies: ["ICE", "SeededRandom"]),
         .testTarget(name: "PeerTests", dependencies: ["Peer", "RTP", "ICE", "DTLS", "SRTP", "SDP", "Media", "SeededRandom", "LoopbackPeer"]),
         .testTarget(name: "WHIPTests", dependencies: ["WHIP"]),
-        .testTarget(name: "LiveTests", dependencies: ["Live", "Jobs", "Synth", "Capture", "Ingest", "Pipeline", "WebM"]),
+        .testTarget(name: "LiveTests", dependencies: ["Live", "Jobs", "Synth", "Capture", "Ingest", "Pipeline", "WebM", "RTP"]),
         .testTarget(name: "FlowrecLoggingTests", dependencies: ["FlowrecLogging", "JSONText", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "JanusTests", dependencies: ["Janus", "JSONText", "SeededRandom"]),
         .testTarget(name: "DTLSTests", dependencies: ["DTLS", "SRTP", "RTP"]),

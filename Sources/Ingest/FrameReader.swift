@@ -7,6 +7,11 @@ import RTP
 public struct RoomFrame: Sendable {
     public var stream: StreamKey
     public var frame: EncodedFrame
+
+    public init(stream: StreamKey, frame: EncodedFrame) {
+        self.stream = stream
+        self.frame = frame
+    }
 }
 
 /// Per-stream counters from reordering and depacketizing.

@@ -22,6 +22,11 @@ public func hex(_ value: UInt32) -> String {
 public struct ClockMapping: Sendable, Equatable {
     public var wallMicros: Int64
     public var rtpTimestamp: UInt32
+
+    public init(wallMicros: Int64, rtpTimestamp: UInt32) {
+        self.wallMicros = wallMicros
+        self.rtpTimestamp = rtpTimestamp
+    }
 }
 
 /// What the scan learnt about one stream.

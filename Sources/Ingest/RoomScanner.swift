@@ -183,12 +183,15 @@ struct InputScan: Sendable {
 
 /// Finds a stream's least-delayed packet: the one whose arrival minus media time is smallest,
 /// for both RTP clock rates in use (the codec may only be known after the scan).
-struct MinimumDelay {
+public struct MinimumDelay: Sendable {
     private var unwrapper = TimestampUnwrapper()
     private var best48: (delay: Int64, mapping: ClockMapping)?
     private var best90: (delay: Int64, mapping: ClockMapping)?
 
-    mutating func add(timestamp: UInt32, arrivalMicros: Int64) {
+    public init() {}
+
+    /// One packet's RTP timestamp and arrival time.
+    public mutating func add(timestamp: UInt32, arrivalMicros: Int64) {
         let ticks = unwrapper.unwrap(timestamp)
         let mapping = ClockMapping(wallMicros: arrivalMicros, rtpTimestamp: timestamp)
         let delay48 = arrivalMicros - ticks * 1_000_000 / 48_000
@@ -197,7 +200,8 @@ struct MinimumDelay {
         if best90 == nil || delay90 < best90!.delay { best90 = (delay90, mapping) }
     }
 
-    func mapping(clockRate: Int) -> ClockMapping? { clockRate == 48_000 ? best48?.mapping : best90?.mapping }
+    /// The least-delayed packet's arrival at its RTP timestamp, for a stream of `clockRate`.
+    public func mapping(clockRate: Int) -> ClockMapping? { clockRate == 48_000 ? best48?.mapping : best90?.mapping }
 }
 
 /// The fixed RTP header fields the scan needs, read without parsing the whole packet.

@@ -19,8 +19,9 @@ public final class RoomOutputs {
     public private(set) var framesAdded = 0
 
     /// Creates the output folder and opens the composite (as `.partial`); `originMicros` is the
-    /// room's time 0 on the capture clock.
-    public init(out: OutputLocation, pipeline: PipelineConfig, overwrite: Bool, originMicros: Int64) throws {
+    /// room's time 0 on the capture clock; `compositeLatencyMicros`: see ``CompositeRecorder``.
+    public init(out: OutputLocation, pipeline: PipelineConfig, overwrite: Bool, originMicros: Int64,
+                compositeLatencyMicros: Int64 = CompositeRecorder.latencyMicros) throws {
         try FileManager.default.createDirectory(atPath: out.folder, withIntermediateDirectories: true)
         self.out = out
         self.pipeline = pipeline
@@ -28,7 +29,7 @@ public final class RoomOutputs {
         self.originMicros = originMicros
         composite = try pipeline.composite.map {
             try CompositeRecorder(config: $0, path: out.compositePath, overwrite: overwrite, originMicros: originMicros,
-                                  segmentSeconds: pipeline.segmentSeconds)
+                                  segmentSeconds: pipeline.segmentSeconds, latencyMicros: compositeLatencyMicros)
         }
     }
 
@@ -46,6 +47,13 @@ public final class RoomOutputs {
             remuxers[name] = remuxer
             remuxer.addStream(stream)
         }
+    }
+
+    /// More of a declared stream's timing became known: its Sender Report, its least-delayed packet
+    /// (taken into account if its first frame has not been placed yet).
+    public func updateTiming(_ stream: StreamInfo) {
+        composite?.updateTiming(stream)
+        if let name = participantOfStream[stream.key] { remuxers[name]?.updateTiming(stream) }
     }
 
     /// A packet of `participant` arrived (capture clock): keeps it on the canvas.

@@ -89,6 +89,9 @@ final class ParticipantRemuxer {
     /// Room time (s) at which the participant's timeline starts.
     var roomOffsetSeconds: Double { Double(segments?.offsetMillis ?? 0) / 1000 }
 
+    /// A Sender Report or arrival mapping of one of its streams (used when that stream's first frame is placed).
+    func updateTiming(_ stream: StreamInfo) { clock?.add(stream) }
+
     private var participantStartMicros: Int64 { clock?.originMicros ?? 0 }
 
     func add(_ frame: RoomFrame) throws {

@@ -26,8 +26,10 @@ public struct LiveOutputsProgress: Sendable, Equatable {
 ///
 /// Every captured packet is also queued here; one worker thread turns them into frames
 /// (``InputFramer``: reorder buffer and depacketizer per stream) and feeds ``RoomOutputs``, the same
-/// composite and per-participant writers as `flowrec transcode`, about a second behind the newest
-/// packet. Streams are declared on their first packet (codec by the capture's fixed payload types).
+/// composite and per-participant writers as `flowrec transcode`, two seconds behind the newest
+/// packet. Streams are declared on their first packet (codec by the capture's fixed payload types);
+/// a newcomer's first frames wait until its streams' timing is known (``StreamTiming``), so they
+/// are placed by the senders' clocks as in `transcode`.
 ///
 /// When the worker falls behind (``maxQueuedPackets`` waiting) or writing fails, the live outputs are
 /// given up (their files stay `.partial`) and ``finish()`` throws why: the recording then makes
@@ -193,6 +195,10 @@ private final class LiveOutputsWorker {
     private let payloadTypes = ParticipantCapture.payloadTypes
     private var lastSweep = Int64.min
     private var newestArrival = Int64.min
+    private var timing = StreamTiming()
+    /// Output is made this far behind the newest packet: a newcomer's frames may be held for
+    /// ``StreamTiming/holdMicros``, and must still come in time.
+    static let compositeLatencyMicros = StreamTiming.holdMicros + 500_000
 
     init(out: OutputLocation, pipeline: PipelineConfig, overwrite: Bool) {
         self.out = out
@@ -207,8 +213,9 @@ private final class LiveOutputsWorker {
     func add(_ packet: LiveOutputs.Packet) throws {
         if packet.endsSource { return try end(source: packet.source) }
         let bytes = packet.bytes
-        guard bytes.count >= 12, bytes[0] >> 6 == 2, !isRTCP(bytes) else { return }
+        guard bytes.count >= 12, bytes[0] >> 6 == 2 else { return }
         let arrival = packet.arrivalMicros
+        if isRTCP(bytes) { return try senderReports(bytes, source: packet.source) }
         newestArrival = max(newestArrival, arrival)
         let framer = framers[packet.source] ?? {
             let created = InputFramer(input: packet.source, options: IngestOptions())
@@ -216,21 +223,44 @@ private final class LiveOutputsWorker {
             return created
         }()
         let ssrc = UInt32(bytes[8]) << 24 | UInt32(bytes[9]) << 16 | UInt32(bytes[10]) << 8 | UInt32(bytes[11])
+        let timestamp = UInt32(bytes[4]) << 24 | UInt32(bytes[5]) << 16 | UInt32(bytes[6]) << 8 | UInt32(bytes[7])
         let payloadType = bytes[1] & 0x7F
         let name = safeFileName(packet.participant)
+        let key = StreamKey(input: packet.source, ssrc: ssrc)
         if !framer.hasStream(ssrc), let codec = payloadTypes[payloadType] {
-            let room = try self.room ?? RoomOutputs(out: out, pipeline: pipeline, overwrite: overwrite, originMicros: arrival)
+            let room = try self.room ?? RoomOutputs(out: out, pipeline: pipeline, overwrite: overwrite, originMicros: arrival,
+                                                    compositeLatencyMicros: Self.compositeLatencyMicros)
             if self.room == nil { originMicros = arrival }
             self.room = room
             framer.addStream(ssrc: ssrc, codec: codec, payloadType: payloadType)
-            try room.addStream(StreamInfo(key: StreamKey(input: packet.source, ssrc: ssrc), codec: codec, codecSource: "sdp",
-                                          payloadType: payloadType, participant: name, arrivalMicros: arrival))
+            try room.addStream(timing.declare(StreamInfo(key: key, codec: codec, codecSource: "sdp", payloadType: payloadType,
+                                                         participant: name, arrivalMicros: arrival)))
         }
         guard let room else { return }
         room.noteArrival(participant: name, arrivalMicros: arrival)
-        for frame in framer.push(bytes, arrivalMicros: arrival) { try room.add(frame) }
+        timing.observe(key, timestamp: timestamp, arrivalMicros: arrival)
+        for frame in framer.push(bytes, arrivalMicros: arrival) { try apply(timing.frame(frame)) }
         // Time passes for every source, not only the one that sent this packet.
         if arrival >= lastSweep &+ 20_000 { try sweep(arrival) }
+    }
+
+    /// The first Sender Report of each stream of `source` times its frames (see ``StreamTiming``).
+    private func senderReports(_ bytes: [UInt8], source: Int) throws {
+        guard let packets = try? RTCP.parseCompound(bytes) else { return }
+        for case .senderReport(let sr) in packets {
+            let mapping = ClockMapping(wallMicros: NTPTime.unixMicros(fromNTP: sr.ntpTimestamp), rtpTimestamp: sr.rtpTimestamp)
+            try apply(timing.senderReport(StreamKey(input: source, ssrc: sr.ssrc), mapping))
+        }
+    }
+
+    private func apply(_ steps: [StreamTiming.Step]) throws {
+        guard let room else { return }
+        for step in steps {
+            switch step {
+            case .timing(let stream): room.updateTiming(stream)
+            case .frame(let frame): try room.add(frame)
+            }
+        }
     }
 
     /// No packet came for a while: release what the reorder buffers held too long.
@@ -241,23 +271,24 @@ private final class LiveOutputsWorker {
 
     private func sweep(_ now: Int64) throws {
         lastSweep = now
-        guard let room else { return }
         for source in framers.keys.sorted() {
-            for frame in framers[source]!.advance(toMicros: now) { try room.add(frame) }
+            for frame in framers[source]!.advance(toMicros: now) { try apply(timing.frame(frame)) }
         }
+        try apply(timing.release(now: now))
     }
 
     /// Releases what `source`'s framer holds and lets it go.
     private func end(source: Int) throws {
         guard let framer = framers.removeValue(forKey: source) else { return }
-        for frame in framer.finish() { try room?.add(frame) }
+        for frame in framer.finish() { try apply(timing.frame(frame)) }
     }
 
     func finish() throws -> (outputs: [OutputFile], warnings: [String]) {
         guard let room else { return ([], []) }
         for source in framers.keys.sorted() {
-            for frame in framers[source]!.finish() { try room.add(frame) }
+            for frame in framers[source]!.finish() { try apply(timing.frame(frame)) }
         }
+        try apply(timing.release(now: .max, everyone: true))
         return try room.finish()
     }
 

@@ -44,6 +44,7 @@ public final class CompositeRecorder {
     public static let leaveGraceMicros: Int64 = 1_000_000
 
     private let config: CompositeConfig
+    private let latency: Int64
     private let origin: Int64
     /// The end of the room: the latest presentation end of any frame seen (room µs).
     private var endMicros: Int64 = 0
@@ -76,9 +77,13 @@ public final class CompositeRecorder {
     /// Opens `path` (as `.partial` until `finish`), or with `segmentSeconds` its first segment (see
     /// ``SegmentedWebMWriter``), for a room whose time 0 is `originMicros` (capture clock);
     /// participants come with their streams.
-    public init(config: CompositeConfig, path: String, overwrite: Bool, originMicros: Int64, segmentSeconds: Int? = nil) throws {
+    /// `latencyMicros`: how far behind the newest arrival output is made (``latencyMicros`` by default;
+    /// a live recording that holds a newcomer's first frames until their timing is known needs more).
+    public init(config: CompositeConfig, path: String, overwrite: Bool, originMicros: Int64, segmentSeconds: Int? = nil,
+                latencyMicros: Int64 = CompositeRecorder.latencyMicros) throws {
         self.config = config
         origin = originMicros
+        latency = latencyMicros
         opus = try Self.audioEncoder(config.audio)
         // -3 dBFS leaves the Opus encoder headroom: lossy coding overshoots a hard-limited peak by about 1 dB.
         mixer = AudioMixer(channels: config.audio.channels, ceilingDBFS: -3)
@@ -126,6 +131,12 @@ public final class CompositeRecorder {
         participants[index].addStream(stream)
     }
 
+    /// More of a stream's timing became known (a Sender Report, the least-delayed packet so far):
+    /// used when its first frame is placed, if that has not happened yet.
+    public func updateTiming(_ stream: StreamInfo) {
+        if let index = participantOfStream[stream.key] { participants[index].updateTiming(stream) }
+    }
+
     /// A packet of `participant` arrived (capture clock): it stays on the canvas until a second after its last one.
     public func noteArrival(participant: String, arrivalMicros: Int64) {
         if let index = participantNamed[participant] { participants[index].noteArrival(arrivalMicros) }
@@ -138,7 +149,7 @@ public final class CompositeRecorder {
         if !placed.inTime { stats.lateFrames += 1 }
         endMicros = max(endMicros, placed.endMicros)
         newestArrival = max(newestArrival, roomFrame.frame.arrivalMicros - origin)
-        try produce(until: newestArrival - Self.latencyMicros)
+        try produce(until: newestArrival - latency)
     }
 
     /// The files written, in order, once ``finish()`` has returned.

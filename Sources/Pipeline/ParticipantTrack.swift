@@ -60,6 +60,9 @@ final class ParticipantTrack {
         noteArrival(stream.lastArrivalMicros)
     }
 
+    /// A Sender Report or arrival mapping of one of its streams (used when that stream's first frame is placed).
+    func updateTiming(_ stream: StreamInfo) { clock.add(stream) }
+
     /// A packet of this participant arrived at `arrivalMicros` (capture clock): it stays on the canvas.
     func noteArrival(_ arrivalMicros: Int64) { lastArrival = max(lastArrival, arrivalMicros - origin) }
 

@@ -18,9 +18,9 @@ struct Record: LoggingCommand {
         --janus: flowrec joins videoroom ROOM as a silent participant (it never publishes) and subscribes to \
         every publisher, following joins and leaves. Each participant's decrypted packets go to \
         DIR/<base>.capture/<participant>.pcap (synced every second). While recording, the same packets become \
-        DIR/<base>.webm (the composite of --pipeline) and, with --tracks, DIR/<base>.<participant>.webm, about a \
-        second behind (as .partial files); when the recording stops (--duration, --stop-when-empty, the room is \
-        destroyed, SIGINT or SIGTERM) they are finalised within a second or two, and DIR/<base>.json describes the \
+        DIR/<base>.webm (the composite of --pipeline) and, with --tracks, DIR/<base>.<participant>.webm, two \
+        seconds behind (as .partial files); when the recording stops (--duration, --stop-when-empty, the room is \
+        destroyed, SIGINT or SIGTERM) they are finalised within a few seconds, and DIR/<base>.json describes the \
         recording. If the outputs cannot keep up, or with --outputs-after-stop, they are made from the captures \
         after the stop. <base> is ROOM-<UTC start>, or --name.
         Exit codes: 0 planned stop (duration, empty room, size limit, room closed); 64 usage error; 69 the room or server \

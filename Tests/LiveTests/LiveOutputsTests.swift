@@ -3,6 +3,7 @@ import Foundation
 import Ingest
 import Jobs
 import Pipeline
+import RTP
 import Synth
 import Testing
 @testable import Live
@@ -39,14 +40,19 @@ import Testing
     }
 
     /// Feeds every packet of `capture` to ``LiveOutputs`` as a recording would (one source per
-    /// flow), on the capture's own clock.
-    private func live(_ capture: String, out: String, pipeline: PipelineConfig? = nil) throws -> (outputs: [OutputFile], warnings: [String]) {
+    /// flow), on the capture's own clock; RTCP only from `rtcpAfterMicros` after the first packet
+    /// (a WebRTC sender's first report comes half a second to a second and a half in).
+    private func live(_ capture: String, out: String, pipeline: PipelineConfig? = nil,
+                      rtcpAfterMicros: Int64 = 0) throws -> (outputs: [OutputFile], warnings: [String]) {
         let clock = SettableClock()
         let outputs = LiveOutputs(out: OutputLocation(out), pipeline: try pipeline ?? self.pipeline, overwrite: false, blockWhenFull: true,
                                   clock: { clock.micros })
         let reader = try openCaptureReader(path: capture)
+        var first: Int64?
         while let packet = try reader.next() {
             let participant = "\(packet.flow?.source ?? "?")-\(packet.flow?.sourcePort ?? 0)"
+            first = first ?? packet.arrivalMicros
+            if isRTCP(packet.data), packet.arrivalMicros - first! < rtcpAfterMicros { continue }
             clock.micros = packet.arrivalMicros
             outputs.add(source: outputs.source(capturePath: participant), participant: participant, bytes: packet.data,
                         arrivalMicros: packet.arrivalMicros)
@@ -69,6 +75,55 @@ import Testing
             #expect(FileManager.default.fileExists(atPath: a.path) && !FileManager.default.fileExists(atPath: a.path + ".partial"))
         }
         #expect(made.outputs.first?.durationSeconds ?? 0 > 9.5)
+    }
+
+    /// Each participant's audio and video line up as the sender sent them (its Sender Reports), not
+    /// as the first packets' jitter would have it: the same offset as `transcode`, to the millisecond.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/ffprobe")))
+    func lipSyncFollowsTheSendersClocksDespiteJitter() throws {
+        let folder = NSTemporaryDirectory() + "flowrec-live-outputs-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var options = SynthOptions()
+        options.participants = 2
+        options.seconds = 6
+        options.width = 160
+        options.height = 96
+        options.fps = 15
+        options.jitterMillis = 40
+        let capture = folder + "/room.pcap"
+        try SynthJob.run(options: options, format: .pcap, out: capture)
+        var tracksOnly = try pipeline
+        tracksOnly.composite = nil
+        let made = try live(capture, out: folder + "/live", pipeline: tracksOnly, rtcpAfterMicros: 1_000_000)
+        let reference = try TranscodeJob.run(inputs: [capture], out: OutputLocation(folder + "/transcode"), pipeline: tracksOnly,
+                                             options: IngestOptions(payloadTypes: ParticipantCapture.payloadTypes))
+        #expect(made.outputs.count == 2 && reference.outputs.count == 2)
+        for (a, b) in zip(made.outputs, reference.outputs) {
+            let live = try firstPacketTimes(a.path), transcoded = try firstPacketTimes(b.path)
+            #expect(live.count == 2 && transcoded.count == 2, "\(live) \(transcoded)")
+            let liveOffset = (live[0] ?? 0) - (live[1] ?? 0), transcodedOffset = (transcoded[0] ?? 0) - (transcoded[1] ?? 0)
+            #expect(abs(liveOffset - transcodedOffset) <= 0.002,
+                    "\(a.name): video starts \(liveOffset) s after audio live, \(transcodedOffset) s in the transcode")
+        }
+    }
+
+    /// The first packet's time of each stream index of a WebM (ffprobe).
+    private func firstPacketTimes(_ path: String) throws -> [Int: Double] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/ffprobe")
+        process.arguments = ["-v", "error", "-show_entries", "packet=stream_index,pts_time", "-of", "csv=p=0", path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        var first: [Int: Double] = [:]
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: ",")
+            guard fields.count == 2, let index = Int(fields[0]), let time = Double(fields[1]) else { continue }
+            first[index] = min(first[index] ?? time, time)
+        }
+        return first
     }
 
     @Test func segmentedLiveOutputsMatchTheTranscodeToo() throws {
