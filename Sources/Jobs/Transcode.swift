@@ -38,6 +38,13 @@ public struct JobProgress: Sendable {
     public var elapsedSeconds: Double
 }
 
+/// An output (or a recording's capture folder or manifest) exists, and overwriting was not asked for.
+public struct OutputExists: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public init(_ path: String) { self.path = path }
+    public var description: String { "\(path) exists (use --force to overwrite)" }
+}
+
 /// A job failure that names what and where.
 public struct JobError: Error, Sendable, CustomStringConvertible {
     public var description: String

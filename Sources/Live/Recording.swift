@@ -204,7 +204,7 @@ final class Recording: Sendable {
             var outputs = [out.compositePath]
             if options.pipeline.segmentSeconds != nil { outputs.append(OutputLocation.segmentPath(out.compositePath, index: 0)) }
             for path in [captureFolder, manifestPath] + outputs where FileManager.default.fileExists(atPath: path) {
-                throw JobError("\(path) exists (use --force to overwrite)")
+                throw OutputExists(path)
             }
         }
         try FileManager.default.createDirectory(atPath: captureFolder, withIntermediateDirectories: true)

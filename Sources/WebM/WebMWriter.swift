@@ -13,10 +13,14 @@ public struct WebMError: Error, Sendable, CustomStringConvertible {
     public var path: String
     /// What failed, with libavformat's error text (`av_err2str`) when it comes from there.
     public var reason: String
+    /// The file could not be created: it exists and overwriting was not allowed, or the folder
+    /// refuses it (permission, read-only file system).
+    public var cannotCreate: Bool
 
-    public init(path: String, reason: String) {
+    public init(path: String, reason: String, cannotCreate: Bool = false) {
         self.path = path
         self.reason = reason
+        self.cannotCreate = cannotCreate
     }
 
     public var description: String { "\(path): \(reason)" }
@@ -91,7 +95,7 @@ public final class WebMWriter: @unchecked Sendable {
 
         guard !tracks.isEmpty else { throw WebMError(path: path, reason: "no tracks") }
         if !overwrite && access(path, F_OK) == 0 {
-            throw WebMError(path: path, reason: "file exists; refusing to overwrite it (pass overwrite: true)")
+            throw WebMError(path: path, reason: "file exists; refusing to overwrite it (pass overwrite: true)", cannotCreate: true)
         }
         do {
             try openContext()
@@ -161,7 +165,11 @@ public final class WebMWriter: @unchecked Sendable {
         }
 
         ret = avio_open(&octx.pointee.pb, partialPath, AVIO_FLAG_WRITE)
-        guard ret >= 0 else { throw fail("avio_open \(partialPath)", ret) }
+        guard ret >= 0 else {
+            var error = fail("avio_open \(partialPath)", ret)
+            error.cannotCreate = [EACCES, EPERM, EROFS].contains(-ret)
+            throw error
+        }
         ret = avformat_write_header(octx, nil)
         guard ret >= 0 else { throw fail("avformat_write_header", ret) }
 

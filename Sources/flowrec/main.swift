@@ -10,6 +10,7 @@ import Media
 import Pipeline
 import SDP
 import Synth
+import WebM
 
 /// Process exit codes (sysexits.h): documented in README and `--help`.
 enum ExitCodes {
@@ -381,7 +382,11 @@ private func exitCode(for error: any Error) -> Int32 {
     case let error as CannotStart: error.kind == .locked ? ExitCodes.locked : ExitCodes.ioError
     case is RoomUnavailable: ExitCodes.unavailable
     case is PipelineConfigError: ExitCodes.usage
-    default: "\(error)".contains("exists") ? ExitCodes.cannotCreateOutput : ExitCodes.ioError
+    case is OutputExists: ExitCodes.cannotCreateOutput
+    case let error as WebMError where error.cannotCreate: ExitCodes.cannotCreateOutput
+    case let error as CocoaError where error.code == .fileWriteNoPermission || error.code == .fileWriteVolumeReadOnly:
+        ExitCodes.cannotCreateOutput
+    default: ExitCodes.ioError
     }
 }
 

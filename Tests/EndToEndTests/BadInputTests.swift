@@ -52,6 +52,21 @@ import Testing
         #expect(try Tool.flowrec("transcode", room, "--tracks", "--out", dir + "/out", "--force").status == 0)
     }
 
+    /// A read-only output (a read-only tmpfs in a private mount namespace: root ignores file modes)
+    /// cannot be created: exit 73 with the path, as documented.
+    @Test(.enabled(if: LiveNetwork.available)) func readOnlyOutputExits73() throws {
+        let dir = try Tool.temporaryFolder()
+        let room = dir + "/room.pcap"
+        try #require(try Tool.flowrec("synth", "--participants", "1", "--seconds", "2s", "--format", "pcap", "--out", room).status == 0)
+        try FileManager.default.createDirectory(atPath: dir + "/ro", withIntermediateDirectories: true)
+        for out in [dir + "/ro/out", dir + "/ro/room.webm"] {
+            let script = "mount -t tmpfs -o ro tmpfs '\(dir)/ro' && exec '\(Tool.flowrec)' transcode '\(room)' --tracks --out '\(out)'"
+            let result = try Tool.run("/usr/bin/unshare", ["--mount", "/bin/sh", "-c", script])
+            #expect(result.status == 73, "exit \(result.status) for \(out): \(result.stderr)")
+            #expect(result.stderr.contains(dir + "/ro"), "\(result.stderr)")
+        }
+    }
+
     @Test func outputNamedWebmPutsParticipantsBesideIt() throws {
         let dir = try Tool.temporaryFolder()
         let room = dir + "/room.rtpdump"
