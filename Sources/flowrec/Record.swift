@@ -48,20 +48,25 @@ struct Record: LoggingCommand {
     var metrics: String?
     @Option(help: "Run this shell command when the recording is complete; the manifest's path is $1 and $FLOWREC_MANIFEST.")
     var onComplete: String?
-    @Option(help: "WHIP: require 'Authorization: Bearer TOKEN'. Janus: the API token.") var token: String?
+    @Option(help: "WHIP: require 'Authorization: Bearer TOKEN'. Janus: the API token. Or --token-file, or $FLOWREC_TOKEN.")
+    var token: String?
+    @Option(help: "Read --token from this file (its first line).") var tokenFile: String?
     @Option(help: "WHIP: at most this many publishers at once.") var maxParticipants = 16
-    @Option(help: "Janus: the room's pin.") var pin: String?
+    @Option(help: "Janus: the room's pin. Or --pin-file, or $FLOWREC_PIN.") var pin: String?
+    @Option(help: "Read --pin from this file (its first line).") var pinFile: String?
     @Option(help: "Janus: a second room whose publishers share screens, recorded into the same outputs (shown large by the speaker layout).")
     var screenRoom: String?
     @Option(help: "Janus: the recorder's display name in the room.") var display = "flowrec-recorder"
-    @Option(help: "Janus: the API secret.") var apiSecret: String?
+    @Option(help: "Janus: the API secret. Or --api-secret-file, or $FLOWREC_API_SECRET.") var apiSecret: String?
+    @Option(help: "Read --api-secret from this file (its first line).") var apiSecretFile: String?
     @Flag(help: "Janus: reconnect after a dropped connection and continue in the same output.") var reconnect = false
     @Option(help: "Announce this address as the ICE host candidate (repeatable; default: every non-loopback IPv4 address).")
     var iceHost: [String] = []
     @Option(help: "UDP ports for media, one per connection: FIRST-LAST (default: any free port).") var udpPorts: String?
     @Option(help: "A TURN server for a relayed candidate: turn:IP[:PORT] (UDP), with --turn-user and --turn-pass.") var turn: String?
     @Option(help: "TURN username (long-term credentials).") var turnUser: String?
-    @Option(help: "TURN password.") var turnPass: String?
+    @Option(help: "TURN password. Or --turn-pass-file, or $FLOWREC_TURN_PASS.") var turnPass: String?
+    @Option(help: "Read --turn-pass from this file (its first line).") var turnPassFile: String?
     @Option(help: "DTLS role when the offer leaves it open: auto (client), client or server.") var dtlsRole = "auto"
     @Option(help: "Bitrate announced to senders with REMB, kbit/s.") var rembKbps = 2500
     @Flag(help: "Make the WebM files from the captures after the stop, not while recording (less CPU during the call, a longer stop).")
@@ -86,7 +91,9 @@ struct Record: LoggingCommand {
             common.peer.rembBitsPerSecond = UInt64(max(30, rembKbps)) * 1000
             common.udpPorts = try udpPorts.map(portRange)
             if let turn {
-                guard let user = turnUser, let password = turnPass else { throw ValidationError("--turn needs --turn-user and --turn-pass") }
+                guard let user = turnUser, let password = try secret(turnPass, file: turnPassFile, "--turn-pass", env: "FLOWREC_TURN_PASS") else {
+                    throw ValidationError("--turn needs --turn-user and --turn-pass")
+                }
                 let server: (host: String, port: UInt16)
                 do { server = try TURNServer.parseURI(turn) } catch { throw ValidationError("--turn: \(error)") }
                 common.peer.ice.turnServer = TURNServer(address: STUNAddress(ip: server.host, port: server.port), username: user, password: password)
@@ -117,11 +124,11 @@ struct Record: LoggingCommand {
             let result: (manifest: RecordManifest, path: String)
             if let janus {
                 var options = JanusRecordOptions(url: janus, room: JanusRoomID(room), recording: common)
-                options.pin = pin
+                options.pin = try secret(pin, file: pinFile, "--pin", env: "FLOWREC_PIN")
                 options.screenRoom = screenRoom.map(JanusRoomID.init)
                 options.displayName = display
-                options.apiSecret = apiSecret
-                options.token = token
+                options.apiSecret = try secret(apiSecret, file: apiSecretFile, "--api-secret", env: "FLOWREC_API_SECRET")
+                options.token = try secret(token, file: tokenFile, "--token", env: "FLOWREC_TOKEN")
                 options.reconnect = reconnect
                 let settled = options
                 result = try runBlocking { try await JanusRecordJob.run(settled, stop: stop, logger: logger) }
@@ -129,7 +136,7 @@ struct Record: LoggingCommand {
                 let (host, port) = try listenAddress(whip ?? "")
                 var options = WHIPRecordOptions(port: port, room: room, recording: common)
                 options.listenHost = host
-                options.token = token
+                options.token = try secret(token, file: tokenFile, "--token", env: "FLOWREC_TOKEN")
                 options.maxParticipants = maxParticipants
                 let settled = options
                 result = try runBlocking { try await WHIPRecordJob.run(settled, stop: stop, logger: logger) }
@@ -198,6 +205,26 @@ struct Record: LoggingCommand {
         } catch {
             logger.error("--on-complete '\(command)' could not run: \(error)", metadata: ["path": "\(manifest)"])
         }
+    }
+
+    /// A secret from its option, else the first line of its `--…-file`, else the environment
+    /// variable `env` (so it need not be on the command line, which other users can read).
+    private func secret(_ value: String?, file: String?, _ option: String, env: String) throws -> String? {
+        if let value {
+            guard file == nil else { throw ValidationError("give \(option) or \(option)-file, not both") }
+            return value
+        }
+        if let file {
+            let text: String
+            do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
+                throw ValidationError("\(option)-file: cannot read \(file): \(error.localizedDescription)")
+            }
+            guard let line = text.split(separator: "\n", omittingEmptySubsequences: false).first.map(String.init), !line.isEmpty else {
+                throw ValidationError("\(option)-file: \(file) is empty")
+            }
+            return line.hasSuffix("\r") ? String(line.dropLast()) : line
+        }
+        return ProcessInfo.processInfo.environment[env].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     private func seconds(_ text: String, _ option: String) throws -> Double {

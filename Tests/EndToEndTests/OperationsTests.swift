@@ -93,6 +93,44 @@ import Testing
         #expect(try Tool.flowrec("recover", dir).status != 0)
     }
 
+    /// Secrets need not be on the command line: --token-file (first line) and $FLOWREC_TOKEN both
+    /// protect the WHIP endpoint; an unreadable file is a usage error that names it.
+    @Test(.enabled(if: LiveNetwork.available), .timeLimit(.minutes(2)))
+    func theWHIPTokenComesFromAFileOrTheEnvironment() throws {
+        let dir = try Tool.temporaryFolder()
+        try "s3cret\n".write(toFile: dir + "/token", atomically: true, encoding: .utf8)
+        let missing = try Tool.flowrec("record", "--whip", "10.99.0.1:8080", "--room", "t", "--out", dir + "/x",
+                                       "--token-file", dir + "/none", "--duration", "1s")
+        #expect(missing.status == 64 && missing.stderr.contains(dir + "/none"), "\(missing.status) \(missing.stderr)")
+        let script = """
+            \(LiveNetwork.setUp)
+            probe() {  # prints the status of an empty POST with the given Authorization header
+              '\(LiveNetwork.python)' -c 'import sys, urllib.request, urllib.error
+            req = urllib.request.Request("http://10.99.0.1:8080/whip/t", data=b"v=0", headers={"Content-Type": "application/sdp", "Authorization": sys.argv[1]})
+            try: print(urllib.request.urlopen(req, timeout=5).status)
+            except urllib.error.HTTPError as e: print(e.code)' "$1"
+            }
+            for how in file env; do
+              if [ $how = file ]; then
+                '\(Tool.flowrec)' record --whip 10.99.0.1:8080 --room t --out '\(dir)'/$how --token-file '\(dir)/token' --duration 20s 2>/dev/null &
+              else
+                FLOWREC_TOKEN=s3cret '\(Tool.flowrec)' record --whip 10.99.0.1:8080 --room t --out '\(dir)'/$how --duration 20s 2>/dev/null &
+              fi
+              rec=$!
+              for i in $(seq 100); do (exec 3<>/dev/tcp/10.99.0.1/8080) 2>/dev/null && break; sleep 0.1; done
+              echo "$how-none=$(probe 'Bearer wrong')"
+              echo "$how-right=$(probe 'Bearer s3cret')"
+              kill -TERM $rec; wait $rec
+            done
+            """
+        try script.write(toFile: dir + "/run.sh", atomically: true, encoding: .utf8)
+        let out = try LiveNetwork.run(dir + "/run.sh").stdout
+        // A wrong token is refused (401); the right one gets past authentication to the SDP check (400).
+        for how in ["file", "env"] {
+            #expect(out.contains("\(how)-none=401") && out.contains("\(how)-right=400"), "\(out)")
+        }
+    }
+
     @Test func aSecondRunWithTheSameLockExits75AndTheNameTemplateNamesFiles() throws {
         let dir = try Tool.temporaryFolder()
         let first = Process()
