@@ -205,7 +205,7 @@ public struct BatchGroup: Sendable, Equatable {
 
     /// Where the group's outputs go: `OUTDIR/<name>.webm`, participants beside it.
     public func location(outDir: String) -> OutputLocation {
-        OutputLocation((outDir.hasSuffix("/") && outDir.count > 1 ? String(outDir.dropLast()) : outDir) + "/" + name + ".webm")
+        OutputLocation(droppingTrailingSlash(outDir) + "/" + name + ".webm")
     }
 
     /// The participants that get a file of their own, known from the file names alone (Janus
@@ -318,7 +318,6 @@ public enum BatchTranscodeJob {
     /// Every capture file below `dirs` (recursively; hidden entries and symlinked folders are
     /// skipped), inspected for grouping. A path that is a file is taken as it is.
     public static func discover(_ dirs: [String]) throws -> [BatchInputFile] {
-        let extensions: Set<String> = ["mjr", "pcap", "pcapng", "rtpdump", "rtp", "cap"]
         var paths: [String] = []
         var seen = Set<String>()
         func add(_ path: String) {
@@ -342,7 +341,7 @@ public enum BatchTranscodeJob {
                         var target = stat()
                         guard stat(path, &target) == 0, (target.st_mode & S_IFMT) == S_IFREG else { continue }
                     }
-                    if extensions.contains((name as NSString).pathExtension.lowercased()) { add(path) }
+                    if captureFileExtensions.contains((name as NSString).pathExtension.lowercased()) { add(path) }
                 default: continue
                 }
             }
@@ -353,7 +352,7 @@ public enum BatchTranscodeJob {
                 throw JobError("\(dir): no such file or folder")
             }
             if isDirectory.boolValue {
-                try walk(dir.count > 1 && dir.hasSuffix("/") ? String(dir.dropLast()) : dir)
+                try walk(droppingTrailingSlash(dir))
             } else {
                 add(dir)
             }
