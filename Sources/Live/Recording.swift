@@ -289,8 +289,8 @@ final class Recording: Sendable {
     func captureBytes() -> Int64 {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: captureFolder)) ?? []
         return files.reduce(0) { total, name in
-            let size = (try? FileManager.default.attributesOfItem(atPath: captureFolder + "/" + name)[.size] as? Int64) ?? 0
-            return total + (size ?? 0)
+            let attributes = try? FileManager.default.attributesOfItem(atPath: captureFolder + "/" + name)
+            return total + ((attributes?[.size] as? Int64) ?? 0)
         }
     }
 
