@@ -71,6 +71,9 @@ public final class RoomOutputs {
     /// Some participant's file waits for a video keyframe to be cut at a segment boundary (`--segment`).
     public var awaitsKeyframe: Bool { remuxers.values.contains { $0.awaitsKeyframe } }
 
+    /// Encodes the composite's video at top speed while `fast` (see ``CompositeRecorder/setFastEncoding(_:)``).
+    public func setFastEncoding(_ fast: Bool) throws { try composite?.setFastEncoding(fast) }
+
     /// Composite frames and audio blocks written so far, and the composite's media time written.
     public var compositeStats: CompositeStats? { composite?.stats }
 

@@ -17,6 +17,8 @@ public struct LiveOutputsProgress: Sendable, Equatable {
     public var awaitingKeyframe = false
     /// The room's time 0 on the capture clock (µs): the first packet's arrival; nil before it.
     public var originMicros: Int64?
+    /// How many times the composite's video went to top speed to catch up a backlog.
+    public var catchUps = 0
     /// Why the live outputs were given up, if they were (the outputs are then made from the captures).
     public var failure: String?
 }
@@ -150,6 +152,7 @@ public final class LiveOutputs: @unchecked Sendable {
                 return end(.failure(JobError(failure)))
             }
             do {
+                try worker.pace(backlog: batch.count)
                 if batch.isEmpty { try worker.tick(wallMicros: clock()) }
                 for packet in batch { try worker.add(packet) }
                 batch.removeAll(keepingCapacity: true)
@@ -171,6 +174,7 @@ public final class LiveOutputs: @unchecked Sendable {
         progressNow.framesEncoded = stats?.videoFrames ?? 0
         progressNow.mediaSeconds = Double(stats?.audioBlocks ?? 0) * 0.02
         progressNow.awaitingKeyframe = worker.awaitsKeyframe
+        progressNow.catchUps = worker.catchUps
         progressNow.originMicros = worker.originMicros
         condition.unlock()
     }
@@ -263,6 +267,28 @@ private final class LiveOutputsWorker {
         }
     }
 
+    /// Packets drained at once from which the composite's video is encoded at top speed (about two
+    /// seconds behind with four cameras), and up to which it goes back to the pipeline's speed.
+    static let catchUpBacklog = 1_000
+    static let relaxedBacklog = 100
+    private var catchingUp = false
+    private(set) var catchUps = 0
+
+    /// Trades the composite's picture quality for speed while the worker is behind, before the
+    /// backlog grows to where the live outputs are given up (measured: about 35% less CPU for the
+    /// 720p composite at VP8 `cpu_used` 16 than at the presets' 8).
+    func pace(backlog: Int) throws {
+        guard let room else { return }
+        if backlog >= Self.catchUpBacklog, !catchingUp {
+            try room.setFastEncoding(true)
+            catchingUp = true
+            catchUps += 1
+        } else if backlog <= Self.relaxedBacklog, catchingUp {
+            try room.setFastEncoding(false)
+            catchingUp = false
+        }
+    }
+
     /// No packet came for a while: release what the reorder buffers held too long.
     func tick(wallMicros: Int64) throws {
         guard newestArrival != .min else { return }
@@ -289,7 +315,11 @@ private final class LiveOutputsWorker {
             for frame in framers[source]!.finish() { try apply(timing.frame(frame)) }
         }
         try apply(timing.release(now: .max, everyone: true))
-        return try room.finish()
+        var written = try room.finish()
+        if catchUps > 0 {
+            written.warnings.append("the outputs fell behind the recording \(catchUps) time(s); the composite was encoded at top speed (lower quality) while they caught up")
+        }
+        return written
     }
 
     /// Closes every file, keeping what was written as `.partial` (the fallback from the captures

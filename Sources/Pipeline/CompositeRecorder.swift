@@ -167,6 +167,17 @@ public final class CompositeRecorder {
         stats.durationSeconds = Double(max(audioPosition * 1_000_000 / 48_000, videoTime(videoIndex))) / 1_000_000
     }
 
+    /// Encodes the video at the codec's top speed (lower quality) while `fast`, else at the
+    /// pipeline's `cpu_used`: a live recording that fell behind catches up this way.
+    public func setFastEncoding(_ fast: Bool) throws {
+        guard let video, fast != fastEncoding else { return }
+        try video.encoder.setCPUUsed(fast ? video.encoder.fastestCPUUsed : video.config.cpuUsed)
+        fastEncoding = fast
+    }
+
+    /// Whether the video is being encoded at top speed (``setFastEncoding(_:)``).
+    public private(set) var fastEncoding = false
+
     /// Closes the open file(s); what was written stays as `.partial` when `keepPartial`, or is
     /// removed (segments already finished stay).
     public func abort(keepPartial: Bool) { writer.abort(keepPartial: keepPartial) }

@@ -148,6 +148,28 @@ import Testing
         }
     }
 
+    /// Twenty seconds of packets at once: the worker is far behind, encodes the composite at top
+    /// speed until it has caught up, says so, and still writes every frame.
+    @Test func aBacklogIsCaughtUpAtTopSpeed() throws {
+        let folder = NSTemporaryDirectory() + "flowrec-live-outputs-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let capture = try room(folder, seconds: 20)
+        let outputs = LiveOutputs(out: OutputLocation(folder + "/live"), pipeline: try pipeline, overwrite: false, maxQueuedPackets: 100_000)
+        let reader = try openCaptureReader(path: capture)
+        while let packet = try reader.next() {
+            let participant = "\(packet.flow?.source ?? "?")"
+            outputs.add(source: outputs.source(capturePath: participant), participant: participant, bytes: packet.data,
+                        arrivalMicros: packet.arrivalMicros)
+        }
+        let made = try outputs.finish()
+        #expect(outputs.progress.catchUps >= 1, "\(outputs.progress)")
+        #expect(made.warnings.contains { $0.contains("top speed") }, "\(made.warnings)")
+        let composite = try #require(made.outputs.first { $0.name == "composite" })
+        #expect(abs(composite.durationSeconds - 20) < 0.1, "\(composite)")
+        // Every 1/30 s canvas frame and every 20 ms audio block of 20 s is there.
+        #expect(composite.frames >= 600 + 1000 - 2, "\(composite)")
+    }
+
     @Test func fallingBehindGivesTheLiveOutputsUpAndLeavesNoFinishedFile() throws {
         let folder = NSTemporaryDirectory() + "flowrec-live-outputs-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: folder) }

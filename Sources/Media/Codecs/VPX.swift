@@ -182,6 +182,14 @@ public final class VPXEncoder: @unchecked Sendable {
         image.deinitialize(count: 1); image.deallocate()
     }
 
+    /// The fastest `cpuUsed` of the codec (VP8 16, VP9 9).
+    public var fastestCPUUsed: Int { settings.codec == .vp9 ? 9 : 16 }
+
+    /// Changes the speed/quality trade-off from the next picture on (`VP8E_SET_CPUUSED`).
+    public func setCPUUsed(_ value: Int) throws(CodecError) {
+        try control(Int32(VP8E_SET_CPUUSED.rawValue), Int32(value), "VP8E_SET_CPUUSED")
+    }
+
     private func control(_ id: Int32, _ value: Int32, _ what: String) throws(CodecError) {
         let err = flowrec_vpx_control_int(ctx, id, value)
         if err != VPX_CODEC_OK {
