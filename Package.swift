@@ -58,11 +58,14 @@ let package = Package(
         /// A sending WebRTC peer made of the parts above (ICE controlling, DTLS, SRTP), sans-IO: the
         /// publisher of the peer tests and of the soak driver.
         .target(name: "LoopbackPeer", dependencies: ["Peer", "RTP", "ICE", "DTLS", "SRTP"]),
-        /// The WHIP endpoint (RFC 9725): request handling (sans-IO) and its SwiftNIO HTTP/1.1 server.
-        .target(name: "WHIP", dependencies: [
+        /// A small HTTP/1.1 server (SwiftNIO): binding, keep-alive, body limit, one responder for every
+        /// request, graceful stop; under the WHIP endpoint and the metrics server.
+        .target(name: "HTTPServer", dependencies: [
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        /// The WHIP endpoint (RFC 9725): request handling (sans-IO), served by `HTTPServer`.
+        .target(name: "WHIP", dependencies: ["HTTPServer", .product(name: "NIOCore", package: "swift-nio")]),
 
         /// Live recording: a SwiftNIO UDP driver per publisher around the sans-IO peer, raw capture,
         /// the WHIP backend, and the record job that turns captures into the outputs.
@@ -116,6 +119,7 @@ let package = Package(
         .testTarget(name: "SDPTests", dependencies: ["SDP", "SeededRandom"]),
         .testTarget(name: "ICETests", dependencies: ["ICE", "SeededRandom"]),
         .testTarget(name: "PeerTests", dependencies: ["Peer", "RTP", "ICE", "DTLS", "SRTP", "SDP", "Media", "SeededRandom", "LoopbackPeer"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer", .product(name: "NIOEmbedded", package: "swift-nio")]),
         .testTarget(name: "WHIPTests", dependencies: ["WHIP"]),
         .testTarget(name: "LiveTests", dependencies: ["Live", "Jobs", "Synth", "Capture", "Ingest", "Pipeline", "WebM", "RTP"]),
         .testTarget(name: "FlowrecLoggingTests", dependencies: ["FlowrecLogging", "JSONText", .product(name: "Logging", package: "swift-log")]),

@@ -2,5 +2,5 @@
 ///
 /// - `WHIPRequestHandler` is the sans-IO core: routing, validation, bearer auth, CORS, ETags, and
 ///   the calls into a `WHIPBackend` (the recorder), all without sockets.
-/// - `WHIPServer` is the thin SwiftNIO HTTP/1.1 server around it.
+/// - `WHIPServer` serves it over HTTP/1.1 with the `HTTPServer` module (SwiftNIO).
 /// - `WHIPFragment` reads trickle ICE / ICE restart bodies (RFC 8840 `application/trickle-ice-sdpfrag`).

@@ -1,25 +1,34 @@
 import NIOCore
 import NIOHTTP1
 
-/// Sent down the listening channel by `WHIPServer.stop`: stop accepting, let each connection finish
+/// Sent down the listening channel by `HTTPServer.stop`: stop accepting, let each connection finish
 /// its current request, close whatever remains after `grace`, then complete `done`.
-struct WHIPStopEvent: Sendable {
+struct HTTPStopEvent: Sendable {
     var grace: TimeAmount
     var done: EventLoopPromise<Void>
 }
 
 /// In the listening channel's pipeline (before the acceptor): keeps the accepted connections so
-/// `WHIPServer.stop` can close them, also on an event loop group it does not own.
-/// Confined to the listening channel's event loop.
-final class WHIPConnectionTracker: ChannelInboundHandler {
+/// `HTTPServer.stop` can close them, also on an event loop group it does not own, and closes
+/// those beyond the limit at once. Confined to the listening channel's event loop.
+final class HTTPConnectionTracker: ChannelInboundHandler {
     typealias InboundIn = any Channel
     typealias InboundOut = any Channel
 
+    private let limit: Int?
     private var connections: [ObjectIdentifier: any Channel] = [:]
     private var stopped: EventLoopPromise<Void>?
 
+    init(limit: Int?) {
+        self.limit = limit
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let connection = unwrapInboundIn(data)
+        if let limit, connections.count >= limit {
+            connection.close(promise: nil) // as the acceptor closes one its initializer refused
+            return
+        }
         let id = ObjectIdentifier(connection)
         connections[id] = connection
         connection.closeFuture.hop(to: context.eventLoop).assumeIsolated().whenComplete { _ in
@@ -30,7 +39,7 @@ final class WHIPConnectionTracker: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard let stop = event as? WHIPStopEvent else {
+        guard let stop = event as? HTTPStopEvent else {
             context.fireUserInboundEventTriggered(event)
             return
         }

@@ -1,13 +1,14 @@
 import NIOCore
 import NIOHTTP1
 
-/// One HTTP/1.1 connection's glue between NIO and `WHIPRequestHandler`: accumulates a request body
-/// up to the limit, runs the sans-IO handler in a task, and writes its response on the event loop.
+/// One HTTP/1.1 connection's glue between NIO and an `HTTPResponder`: accumulates a request body
+/// up to the limit, runs the responder in a task (an `HTTPImmediateResponder` on the event loop), and
+/// writes its response on the event loop.
 ///
 /// Sits after `configureHTTPServerPipeline`, whose pipelining handler delivers one request at a
 /// time (keep-alive and pipelined requests are answered in order). `Expect: 100-continue` is
 /// answered with 100 when the declared length is within the limit, with 413 otherwise.
-final class WHIPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
@@ -16,7 +17,7 @@ final class WHIPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case idle
         /// Reading a request body.
         case receiving(HTTPRequestHead, ByteBuffer)
-        /// The request is with the handler; the response is not written yet.
+        /// The request is with the responder; the response is not written yet.
         case responding
         /// Refused with 413: the rest of the body is dropped unread, then the connection closes.
         case discarding
@@ -25,12 +26,14 @@ final class WHIPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// How long a refused upload may keep the half-closed connection open before it is closed outright.
     static let lingerTime = TimeAmount.seconds(2)
 
-    private let handler: WHIPRequestHandler
+    private let responder: any HTTPResponder
+    private let maxBodyBytes: Int
     private var state = State.idle
     private var active = true
 
-    init(handler: WHIPRequestHandler) {
-        self.handler = handler
+    init(responder: any HTTPResponder, maxBodyBytes: Int) {
+        self.responder = responder
+        self.maxBodyBytes = maxBodyBytes
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -38,7 +41,7 @@ final class WHIPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .head(let head):
             guard case .idle = state else { return }
             let declared = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
-            if declared > handler.options.maxSDPBytes {
+            if declared > maxBodyBytes || (maxBodyBytes == 0 && head.headers.contains(name: "transfer-encoding")) {
                 refuseOversized(head: head, context: context)
             } else {
                 if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
@@ -49,7 +52,7 @@ final class WHIPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
         case .body(var chunk):
             guard case .receiving(let head, var body) = state else { return }
-            guard body.readableBytes + chunk.readableBytes <= handler.options.maxSDPBytes else {
+            guard body.readableBytes + chunk.readableBytes <= maxBodyBytes else {
                 refuseOversized(head: head, context: context)
                 return
             }
@@ -65,7 +68,7 @@ final class WHIPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
-            // A slow or silent client; a request waiting for the backend is left alone.
+            // A slow or silent client; a request waiting for the responder is left alone.
             if case .responding = state { return }
             context.close(promise: nil)
             return
@@ -83,15 +86,17 @@ final class WHIPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func respond(to head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
-        let request = WHIPRequest(method: head.method.rawValue, path: head.uri,
-                                  headers: WHIPHeaders(head.headers.map { (name: $0.name, value: $0.value) }),
-                                  body: Array(buffer: body))
-        let remoteAddress = context.channel.remoteAddress?.ipAddress
-        let handler = self.handler
+        let request = Self.request(head, body: Array(buffer: body), context: context)
+        if let immediate = responder as? any HTTPImmediateResponder {
+            state = .idle
+            write(immediate.immediateResponse(to: request), for: head, keepAlive: head.isKeepAlive, context: context)
+            return
+        }
+        let responder = self.responder
         let channel = context.channel
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         Task {
-            let response = await handler.handle(request, remoteAddress: remoteAddress)
+            let response = await responder.respond(to: request)
             // A closed connection gets nothing (and its event loop may be gone with it).
             guard channel.isActive else { return }
             channel.eventLoop.execute {
@@ -106,13 +111,18 @@ final class WHIPHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// 413 before the body is read: answered at once, output closed, the remaining upload dropped.
     private func refuseOversized(head: HTTPRequestHead, context: ChannelHandlerContext) {
         state = .discarding
-        let response = handler.withCORS(.plain(413, "the body is larger than \(handler.options.maxSDPBytes) bytes"))
+        let response = responder.payloadTooLarge(Self.request(head, body: [], context: context))
         write(response, for: head, keepAlive: false, context: context)
     }
 
-    private func write(_ response: WHIPResponse, for head: HTTPRequestHead, keepAlive: Bool,
+    private static func request(_ head: HTTPRequestHead, body: [UInt8], context: ChannelHandlerContext) -> HTTPRequest {
+        HTTPRequest(method: head.method.rawValue, uri: head.uri, headers: head.headers.map { (name: $0.name, value: $0.value) },
+                    body: body, remoteAddress: context.channel.remoteAddress?.ipAddress)
+    }
+
+    private func write(_ response: HTTPResponse, for head: HTTPRequestHead, keepAlive: Bool,
                        context: ChannelHandlerContext) {
-        var headers = HTTPHeaders(response.headers.fields.map { ($0.name, $0.value) })
+        var headers = HTTPHeaders(response.headers.map { ($0.name, $0.value) })
         if response.status != 204 && response.status != 304 && response.status >= 200 {
             headers.replaceOrAdd(name: "Content-Length", value: String(response.body.count))
         }
