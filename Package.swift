@@ -70,9 +70,9 @@ let package = Package(
         /// Live recording: a SwiftNIO UDP driver per publisher around the sans-IO peer, raw capture,
         /// the WHIP backend, and the record job that turns captures into the outputs.
         .target(name: "Live", dependencies: [
-            "Peer", "WHIP", "Janus", "DTLS", "ICE", "Capture", "Media", "Ingest", "Jobs", "Pipeline",
+            "Peer", "WHIP", "HTTPServer", "Janus", "DTLS", "ICE", "Capture", "Media", "Ingest", "Jobs", "Pipeline",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         /// The Janus videoroom client (WebSocket and HTTP long-poll transports): a silent participant
