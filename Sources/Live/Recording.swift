@@ -346,7 +346,8 @@ final class Recording: Sendable {
                 let behind = liveOutputs.progress
                 if behind.failure == nil {
                     logger.info("finalising the outputs made while recording", metadata: [
-                        "queued_packets": "\(behind.queuedPackets)", "media_seconds": "\(String(format: "%.2f", behind.mediaSeconds))"])
+                        "queued_packets": .stringConvertible(behind.queuedPackets),
+                        "media_seconds": .stringConvertible((behind.mediaSeconds * 100).rounded() / 100)])
                 }
                 let written = try liveOutputs.finish()
                 if !written.outputs.isEmpty || captures.allSatisfy({ $0.packets == 0 }) {

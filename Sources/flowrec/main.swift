@@ -215,8 +215,12 @@ final class ProgressReporter: @unchecked Sendable {
             drawn = true
         } else if p.elapsedSeconds - lastLine >= 10 || fraction >= 1 {
             lastLine = p.elapsedSeconds
-            logger.info("progress", metadata: ["position": "\(String(format: "%.1fs", p.mediaSeconds))", "total": "\(String(format: "%.1fs", p.totalSeconds))",
-                                               "speed": "\(String(format: "%.2fx", speed))", "eta": "\(String(format: "%.0fs", eta))"])
+            // Numbers, so JSON lines carry numbers: media seconds done and in all, speed (× real time), seconds left.
+            func rounded(_ value: Double, _ places: Double) -> Logger.MetadataValue {
+                .stringConvertible((value * places).rounded() / places)
+            }
+            logger.info("progress", metadata: ["position_seconds": rounded(p.mediaSeconds, 10), "total_seconds": rounded(p.totalSeconds, 10),
+                                               "speed": rounded(speed, 100), "eta_seconds": rounded(eta, 1)])
         }
     }
 

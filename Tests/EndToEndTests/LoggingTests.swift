@@ -41,7 +41,8 @@ import Testing
         #expect(warned.status == 0, "\(warned.stderr)")
         expectJSONLines(warned.stderr)
         #expect(LogLines.messages(warned.stderr, level: "warning").contains { $0.contains(video) && $0.contains("truncated") }, "\(warned.stderr)")
-        #expect(LogLines.entries(warned.stderr).contains { $0["msg"] as? String == "progress" && $0["position"] as? String == "2.0s" },
+        #expect(LogLines.entries(warned.stderr).contains { $0["msg"] as? String == "progress" && ($0["position_seconds"] as? NSNumber)?.doubleValue == 2.0
+            && ($0["speed"] as? NSNumber) != nil },
                 "\(warned.stderr)")
         // Results stay on stdout, as they were.
         #expect(warned.stdout.hasPrefix("wrote \(dir)/out/1001.webm"), "\(warned.stdout)")
