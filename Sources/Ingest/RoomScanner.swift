@@ -204,14 +204,15 @@ public struct MinimumDelay: Sendable {
     public func mapping(clockRate: Int) -> ClockMapping? { clockRate == 48_000 ? best48?.mapping : best90?.mapping }
 }
 
-/// The fixed RTP header fields the scan needs, read without parsing the whole packet.
-struct RTPHeaderPeek {
-    var payloadType: UInt8
-    var ssrc: UInt32
-    var timestamp: UInt32
+/// The fixed RTP header fields the scan (and a live recording's outputs) need, read without
+/// parsing the whole packet.
+public struct RTPHeaderPeek: Sendable {
+    public var payloadType: UInt8
+    public var ssrc: UInt32
+    public var timestamp: UInt32
 
-    /// Nil unless the bytes start like an RTP version 2 packet.
-    init?(_ bytes: [UInt8]) {
+    /// Nil unless the bytes start like an RTP version 2 packet (RTCP passes too: see `isRTCP`).
+    public init?(_ bytes: [UInt8]) {
         guard bytes.count >= 12, bytes[0] >> 6 == 2 else { return nil }
         payloadType = bytes[1] & 0x7F
         timestamp = UInt32(bytes[4]) << 24 | UInt32(bytes[5]) << 16 | UInt32(bytes[6]) << 8 | UInt32(bytes[7])

@@ -106,9 +106,8 @@ final class CaptureRouter {
         }
         if let mid = packet.mid {
             held[mid, default: []].append((packet, wallMicros))
-        } else if packet.kind == .rtp, packet.bytes.count >= 12 {
-            let ssrc = packet.bytes[8..<12].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-            heldBySSRC[ssrc, default: []].append((packet, wallMicros))
+        } else if packet.kind == .rtp, let header = RTPHeaderPeek(packet.bytes) {
+            heldBySSRC[header.ssrc, default: []].append((packet, wallMicros))
         } else {
             unrouted += 1
             return

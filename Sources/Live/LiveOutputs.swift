@@ -217,7 +217,7 @@ private final class LiveOutputsWorker {
     func add(_ packet: LiveOutputs.Packet) throws {
         if packet.endsSource { return try end(source: packet.source) }
         let bytes = packet.bytes
-        guard bytes.count >= 12, bytes[0] >> 6 == 2 else { return }
+        guard let header = RTPHeaderPeek(bytes) else { return }
         let arrival = packet.arrivalMicros
         if isRTCP(bytes) { return try senderReports(bytes, source: packet.source) }
         newestArrival = max(newestArrival, arrival)
@@ -226,9 +226,7 @@ private final class LiveOutputsWorker {
             framers[packet.source] = created
             return created
         }()
-        let ssrc = UInt32(bytes[8]) << 24 | UInt32(bytes[9]) << 16 | UInt32(bytes[10]) << 8 | UInt32(bytes[11])
-        let timestamp = UInt32(bytes[4]) << 24 | UInt32(bytes[5]) << 16 | UInt32(bytes[6]) << 8 | UInt32(bytes[7])
-        let payloadType = bytes[1] & 0x7F
+        let ssrc = header.ssrc, payloadType = header.payloadType
         let name = safeFileName(packet.participant)
         let key = StreamKey(input: packet.source, ssrc: ssrc)
         if !framer.hasStream(ssrc), let codec = payloadTypes[payloadType] {
@@ -242,7 +240,7 @@ private final class LiveOutputsWorker {
         }
         guard let room else { return }
         room.noteArrival(participant: name, arrivalMicros: arrival)
-        timing.observe(key, timestamp: timestamp, arrivalMicros: arrival)
+        timing.observe(key, timestamp: header.timestamp, arrivalMicros: arrival)
         for frame in framer.push(bytes, arrivalMicros: arrival) { try apply(timing.frame(frame)) }
         // Time passes for every source, not only the one that sent this packet.
         if arrival >= lastSweep &+ 20_000 { try sweep(arrival) }
@@ -311,9 +309,7 @@ private final class LiveOutputsWorker {
 
     func finish() throws -> (outputs: [OutputFile], warnings: [String]) {
         guard let room else { return ([], []) }
-        for source in framers.keys.sorted() {
-            for frame in framers[source]!.finish() { try apply(timing.frame(frame)) }
-        }
+        for source in framers.keys.sorted() { try end(source: source) }
         try apply(timing.release(now: .max, everyone: true))
         var written = try room.finish()
         if catchUps > 0 {
