@@ -367,18 +367,17 @@ final class Recording: Sendable {
         return (written.outputs, warnings + written.warnings)
     }
 
-    /// The composite and per-participant files from the captures, by the same code as `transcode`.
+    /// The composite and per-participant files from the captures, by the same code as `transcode`
+    /// (the captures' own failures are ``finishOutputs``'s to report).
     static func writeOutputs(_ captures: [CaptureSummary], to out: OutputLocation, pipeline: PipelineConfig, overwrite: Bool,
                              logger: Logger) throws -> (outputs: [OutputFile], warnings: [String]) {
-        var warnings = captures.compactMap { capture in capture.failure.map { "\(capture.participant): capture stopped early: \($0)" } }
         let captured = captures.filter { $0.packets > 0 }
-        guard !captured.isEmpty else { return ([], warnings + ["no media was received: no WebM written"]) }
+        guard !captured.isEmpty else { return ([], ["no media was received: no WebM written"]) }
         logger.info("writing outputs from \(captured.count) capture(s)", metadata: ["path": "\(out.compositePath)"])
         let ingest = IngestOptions(payloadTypes: ParticipantCapture.payloadTypes,
                                    participantByFile: Dictionary(captured.map { ($0.path, $0.participant) }, uniquingKeysWith: { a, _ in a }))
         let result = try TranscodeJob.run(inputs: captured.map(\.path), out: out, pipeline: pipeline, options: ingest, overwrite: overwrite)
-        warnings += result.warnings
-        return (result.outputs, warnings)
+        return (result.outputs, result.warnings)
     }
 
     /// Writes the manifest as `.partial`, then renames it into place.
