@@ -36,6 +36,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription  #
 from aiortc.contrib.media import MediaRecorder  # noqa: E402
 
 import vp9_rtp  # noqa: E402
+from whip_publish import log_to_file, restrict_host_candidates  # noqa: E402
 
 log = logging.getLogger("answerer")
 REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request",
@@ -267,12 +268,9 @@ def main():
     if not 0 < args.seconds <= 3600:
         p.error("--seconds must be within (0, 3600]")
     if args.log:
-        logging.basicConfig(filename=args.log, filemode="w", level=logging.INFO,
-                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        log_to_file(args.log)
     if args.ice_host:
-        import aioice.ice
-        ips = args.ice_host.split(",")
-        aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: list(ips)
+        restrict_host_candidates(args.ice_host.split(","))
     vp9_rtp.register()
     os.makedirs(args.record_dir, exist_ok=True)
     print(json.dumps(asyncio.run(main_async(args))), flush=True)

@@ -47,6 +47,7 @@ from whip_publish import (  # noqa: E402
     ColourTrack,
     ToneTrack,
     count_rtcp,
+    log_to_file,
     parse_colour,
     parse_size,
     restrict_host_candidates,
@@ -225,9 +226,7 @@ def main() -> int:
     if args.seconds < 0 or args.seconds > 3600:
         p.error("--seconds must be within 0..3600")
     if args.log:
-        logging.basicConfig(filename=args.log, filemode="w",
-                            level=logging.DEBUG if args.debug else logging.INFO,
-                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        log_to_file(args.log, args.debug)
     if args.ice_host:
         restrict_host_candidates(args.ice_host.split(","))
     return asyncio.run(run(args))

@@ -54,7 +54,7 @@ from aiortc import (  # noqa: E402
 from aiortc.contrib.media import MediaRecorder  # noqa: E402
 
 from janus_api import JanusError, JanusSession, plugin_data  # noqa: E402
-from whip_publish import restrict_host_candidates, wait_connected  # noqa: E402
+from whip_publish import log_to_file, restrict_host_candidates, wait_connected  # noqa: E402
 
 log = logging.getLogger("janus_subscribe_check")
 
@@ -445,9 +445,7 @@ def main() -> int:
     a = p.parse_args()
     os.makedirs(a.out_dir, exist_ok=True)
     if a.log:
-        logging.basicConfig(filename=a.log, filemode="w",
-                            level=logging.DEBUG if a.debug else logging.INFO,
-                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        log_to_file(a.log, a.debug)
     if a.ice_host:
         restrict_host_candidates(a.ice_host.split(","))
     return asyncio.run(Checker(a).run())

@@ -232,6 +232,12 @@ def restrict_host_candidates(ips) -> None:
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: list(ips)
 
 
+def log_to_file(path, debug=False) -> None:
+    """aiortc/aioice logs (and the tool's own) into `path`; DEBUG is per packet."""
+    logging.basicConfig(filename=path, filemode="w", level=logging.DEBUG if debug else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
 async def run(args) -> int:
     loop = asyncio.get_running_loop()
     result = {"connected": False, "seconds": 0.0, "audio_frames_sent": 0,
@@ -410,9 +416,7 @@ def main() -> int:
     if args.seconds < 0 or args.seconds > 3600:
         p.error("--seconds must be within 0..3600")
     if args.log:
-        logging.basicConfig(filename=args.log, filemode="w",
-                            level=logging.DEBUG if args.debug else logging.INFO,
-                            format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        log_to_file(args.log, args.debug)
     if args.ice_host:
         restrict_host_candidates(args.ice_host.split(","))
     if args.video_codec == "vp9":
