@@ -131,10 +131,7 @@ import Testing
     }
 
     @Test func apiSecretAndTokenGoWithEveryRequest() throws {
-        var t = T(JanusFollowerConfig(room: .number(1234), apiSecret: "s3cret", token: "tok"))
-        t.joinRoom()
-        t.attachBobAndAlice()
-        try t.answerAndStart()
+        var t = try T.subscribed(JanusFollowerConfig(room: .number(1234), apiSecret: "s3cret", token: "tok"))
         t.collect(t.follower.trickle(candidate: nil, mid: nil, now: t.now))
         t.poll(at: t.now + 30)
         t.collect(t.follower.stop(now: t.now))

@@ -90,10 +90,7 @@ import Testing
     }
 
     @Test func aThirdPublisherIsSubscribedWithAnUpdatedOffer() throws {
-        var t = T()
-        t.joinRoom()
-        t.attachBobAndAlice()
-        try t.answerAndStart()
+        var t = try T.subscribed()
         _ = t.takeEvents()
         let before = t.sent.count
 
@@ -123,10 +120,7 @@ import Testing
     }
 
     @Test func anUnpublishedFeedIsUnsubscribed() throws {
-        var t = T()
-        t.joinRoom()
-        t.attachBobAndAlice()
-        try t.answerAndStart()
+        var t = try T.subscribed()
         _ = t.takeEvents()
 
         t.receive(T.event(nil, sender: T.watcher, T.roomEvent("\"unpublished\":\(T.alice)")))
@@ -155,10 +149,7 @@ import Testing
     @Test func janusRenegotiatesByItselfWhenAFeedLeaves() throws {
         // As Janus 1.1.2 does: the subscriber gets an `updated` offer before the watcher hears
         // `unpublished`; no unsubscribe is needed then.
-        var t = T()
-        t.joinRoom()
-        t.attachBobAndAlice()
-        try t.answerAndStart()
+        var t = try T.subscribed()
         _ = t.takeEvents()
         let before = t.sent.count
         t.receive(T.event(nil, sender: T.subscriber, T.streams("updated", [
@@ -211,10 +202,7 @@ import Testing
     }
 
     @Test func aPostponedUpdateWaitsForJanussOffer() throws {
-        var t = T()
-        t.joinRoom()
-        t.attachBobAndAlice()
-        try t.answerAndStart()
+        var t = try T.subscribed()
         t.receive(T.event(nil, sender: T.watcher, T.roomEvent("\"publishers\":[\(T.publisher("\(T.carol)", "carol"))]")))
         let subscribe = try #require(t.last(.message, "subscribe"))
         t.receive(T.event(subscribe.transaction, sender: T.subscriber, "{\"videoroom\":\"updating\",\"room\":1234}"))
@@ -230,10 +218,7 @@ import Testing
     }
 
     @Test func anUpdatedWithoutJsepEndsTheRound() throws {
-        var t = T()
-        t.joinRoom()
-        t.attachBobAndAlice()
-        try t.answerAndStart()
+        var t = try T.subscribed()
         t.receive(T.event(nil, sender: T.watcher, T.roomEvent("\"publishers\":[\(T.publisher("\(T.carol)", "carol"))]")))
         let subscribe = try #require(t.last(.message, "subscribe"))
         t.receive(T.event(nil, sender: T.watcher, T.roomEvent("\"unpublished\":\(T.alice)")))
@@ -242,10 +227,7 @@ import Testing
     }
 
     @Test func aPublisherAddingAStreamIsSubscribedByMid() throws {
-        var t = T()
-        t.joinRoom()
-        t.attachBobAndAlice()
-        try t.answerAndStart()
+        var t = try T.subscribed()
         let screen = "{\"id\":\(T.bob),\"display\":\"bob\",\"streams\":[{\"type\":\"audio\",\"mid\":\"0\"},"
             + "{\"type\":\"video\",\"mid\":\"1\"},{\"type\":\"video\",\"mid\":\"2\",\"description\":\"screen\"}]}"
         t.receive(T.event(nil, sender: T.watcher, T.roomEvent("\"publishers\":[\(screen)]")))
@@ -255,10 +237,7 @@ import Testing
     }
 
     @Test func hangupResubscribesOnANewHandle() throws {
-        var t = T()
-        t.joinRoom()
-        t.attachBobAndAlice()
-        try t.answerAndStart()
+        var t = try T.subscribed()
         _ = t.takeEvents()
         t.receive("{\"janus\":\"hangup\",\"session_id\":\(T.session),\"sender\":\(T.subscriber),\"reason\":\"ICE failed\"}")
         #expect(t.takeEvents() == [.hangup(reason: "ICE failed")])

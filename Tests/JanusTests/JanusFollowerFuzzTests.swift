@@ -85,10 +85,7 @@ import Testing
     @Test(arguments: [UInt64(1), 2, 3, 4])
     func mutatedMessagesNeverBreakTheFollower(seed: UInt64) throws {
         var random = SplitMix64(seed: seed)
-        var t = T()
-        t.joinRoom()
-        t.attachBobAndAlice()
-        try t.answerAndStart()
+        var t = try T.subscribed()
         let corpus = Self.corpus(t).map { try! JSONValue.parse($0) }
         for round in 0..<500 {
             let original = corpus.randomElement(using: &random)!

@@ -7,10 +7,7 @@ import Testing
 
     /// A follower that is following the room with an answered subscription.
     func following() throws -> T {
-        var t = T()
-        t.joinRoom()
-        t.attachBobAndAlice()
-        try t.answerAndStart()
+        var t = try T.subscribed()
         _ = t.takeEvents()
         return t
     }

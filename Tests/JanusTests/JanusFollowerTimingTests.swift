@@ -6,10 +6,7 @@ import Testing
     typealias T = JanusTranscript
 
     @Test func keepalivesFollowTheLastRequest() throws {
-        var t = T()
-        t.joinRoom()
-        t.attachBobAndAlice()
-        try t.answerAndStart()
+        var t = try T.subscribed()
         let lastSend = t.now
         #expect(t.follower.nextDeadline == lastSend + 25)
         #expect(t.poll(at: lastSend + 24.9).isEmpty)
@@ -62,10 +59,7 @@ import Testing
     }
 
     @Test func anUnansweredSubscribeIsDroppedAndTheRoundMovesOn() throws {
-        var t = T()
-        t.joinRoom()
-        t.attachBobAndAlice()
-        try t.answerAndStart()
+        var t = try T.subscribed()
         t.receive(T.event(nil, sender: T.watcher, T.roomEvent("\"publishers\":[\(T.publisher("\(T.carol)", "carol"))]")))
         let subscribe = try #require(t.last(.message, "subscribe"))
         _ = t.takeEvents()

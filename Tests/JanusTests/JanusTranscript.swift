@@ -149,6 +149,16 @@ struct JanusTranscript {
         ]), offer: offer))
     }
 
+    /// The usual starting point: the room joined (``joinRoom``), bob and alice attached
+    /// (``attachBobAndAlice``), answered and started (``answerAndStart``).
+    static func subscribed(_ config: JanusFollowerConfig = JanusFollowerConfig(room: .number(1234))) throws -> JanusTranscript {
+        var t = JanusTranscript(config)
+        t.joinRoom()
+        t.attachBobAndAlice()
+        try t.answerAndStart()
+        return t
+    }
+
     /// Answers the outstanding offer and lets Janus confirm with `started`.
     mutating func answerAndStart(_ sdp: String = "v=0 answer") throws {
         try answer(sdp)
