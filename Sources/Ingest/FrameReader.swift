@@ -133,8 +133,8 @@ enum InputDecoder {
         for stream in streams { framer.addStream(ssrc: stream.key.ssrc, codec: stream.codec!, payloadType: stream.payloadType) }
         var batch: [RoomFrame] = []
         batch.reserveCapacity(FrameReader.batchSize)
-        func emit(_ frames: [RoomFrame]) -> Bool {
-            batch += frames
+        /// Hands a full batch over; false when the reader went away.
+        func handOver() -> Bool {
             guard batch.count >= FrameReader.batchSize else { return true }
             defer { batch.removeAll(keepingCapacity: true) }
             return channel.send(batch)
@@ -142,9 +142,11 @@ enum InputDecoder {
         do {
             let reader = try openCaptureReader(path: path)
             while let captured = try reader.next() {
-                guard emit(framer.push(captured.data, arrivalMicros: captured.arrivalMicros)) else { return }
+                framer.push(captured.data, arrivalMicros: captured.arrivalMicros, into: &batch)
+                guard handOver() else { return }
             }
-            guard emit(framer.finish()) else { return }
+            framer.finish(into: &batch)
+            guard handOver() else { return }
             for (key, stats) in framer.stats { collector.add(key, stats) }
             if !batch.isEmpty, !channel.send(batch) { return }
             channel.finish()
@@ -183,30 +185,32 @@ public final class InputFramer {
     /// Whether `ssrc` was declared.
     public func hasStream(_ ssrc: UInt32) -> Bool { index[ssrc] != nil }
 
-    /// One captured datagram; returns the frames it completed (or that time released).
-    public func push(_ data: [UInt8], arrivalMicros arrival: Int64) -> [RoomFrame] {
-        var frames: [RoomFrame] = []
+    /// One captured datagram: appends the frames it completed (or that time released) to `frames`.
+    public func push(_ data: [UInt8], arrivalMicros arrival: Int64, into frames: inout [RoomFrame]) {
         if !isRTCP(data), let packet = try? RTPPacket(parsing: data), let i = index[packet.ssrc], packet.payloadType == pipelines[i].payloadType {
-            frames = tag(pipelines[i].key, pipelines[i].push(packet, arrivalMicros: arrival))
+            append(pipelines[i].key, pipelines[i].push(packet, arrivalMicros: arrival), to: &frames)
         }
-        if arrival >= lastSweep &+ 20_000 { frames += advance(toMicros: arrival) }
-        return frames
+        if arrival >= lastSweep &+ 20_000 { advance(toMicros: arrival, into: &frames) }
     }
 
-    /// Releases what every stream held longer than the reorder window by `now` (a live input's
-    /// clock ticks on while no packet comes).
-    public func advance(toMicros now: Int64) -> [RoomFrame] {
+    /// Appends to `frames` what every stream held longer than the reorder window by `now` (a live
+    /// input's clock ticks on while no packet comes).
+    public func advance(toMicros now: Int64, into frames: inout [RoomFrame]) {
         lastSweep = now
-        return pipelines.flatMap { tag($0.key, $0.advance(toMicros: now)) }
+        for pipeline in pipelines { append(pipeline.key, pipeline.advance(toMicros: now), to: &frames) }
     }
 
-    /// Everything still held, at the end of the input.
-    public func finish() -> [RoomFrame] { pipelines.flatMap { tag($0.key, $0.finish()) } }
+    /// Appends to `frames` everything still held, at the end of the input.
+    public func finish(into frames: inout [RoomFrame]) {
+        for pipeline in pipelines { append(pipeline.key, pipeline.finish(), to: &frames) }
+    }
 
     /// Counters per stream.
     public var stats: [StreamKey: StreamStats] { Dictionary(uniqueKeysWithValues: pipelines.map { ($0.key, $0.stats) }) }
 
-    private func tag(_ key: StreamKey, _ frames: [EncodedFrame]) -> [RoomFrame] { frames.map { RoomFrame(stream: key, frame: $0) } }
+    private func append(_ key: StreamKey, _ encoded: [EncodedFrame], to frames: inout [RoomFrame]) {
+        for frame in encoded { frames.append(RoomFrame(stream: key, frame: frame)) }
+    }
 }
 
 /// Reorder buffer + depacketizer of one stream (a class: it is mutated in place per packet).

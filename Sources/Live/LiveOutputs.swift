@@ -200,6 +200,8 @@ private final class LiveOutputsWorker {
     private var lastSweep = Int64.min
     private var newestArrival = Int64.min
     private var timing = StreamTiming()
+    /// The framers' output, reused from packet to packet.
+    private var frames: [RoomFrame] = []
     /// Output is made this far behind the newest packet: a newcomer's frames may be held for
     /// ``StreamTiming/holdMicros``, and must still come in time.
     static let compositeLatencyMicros = StreamTiming.holdMicros + 500_000
@@ -241,7 +243,8 @@ private final class LiveOutputsWorker {
         guard let room else { return }
         room.noteArrival(participant: name, arrivalMicros: arrival)
         timing.observe(key, timestamp: header.timestamp, arrivalMicros: arrival)
-        for frame in framer.push(bytes, arrivalMicros: arrival) { try apply(timing.frame(frame)) }
+        framer.push(bytes, arrivalMicros: arrival, into: &frames)
+        try passOn()
         // Time passes for every source, not only the one that sent this packet.
         if arrival >= lastSweep &+ 20_000 { try sweep(arrival) }
     }
@@ -253,6 +256,12 @@ private final class LiveOutputsWorker {
             let mapping = ClockMapping(wallMicros: NTPTime.unixMicros(fromNTP: sr.ntpTimestamp), rtpTimestamp: sr.rtpTimestamp)
             try apply(timing.senderReport(StreamKey(input: source, ssrc: sr.ssrc), mapping))
         }
+    }
+
+    /// Frames the framers completed, passed on (through ``StreamTiming``) and cleared.
+    private func passOn() throws {
+        defer { frames.removeAll(keepingCapacity: true) }
+        for frame in frames { try apply(timing.frame(frame)) }
     }
 
     private func apply(_ steps: [StreamTiming.Step]) throws {
@@ -295,16 +304,16 @@ private final class LiveOutputsWorker {
 
     private func sweep(_ now: Int64) throws {
         lastSweep = now
-        for source in framers.keys.sorted() {
-            for frame in framers[source]!.advance(toMicros: now) { try apply(timing.frame(frame)) }
-        }
+        for source in framers.keys.sorted() { framers[source]!.advance(toMicros: now, into: &frames) }
+        try passOn()
         try apply(timing.release(now: now))
     }
 
     /// Releases what `source`'s framer holds and lets it go.
     private func end(source: Int) throws {
         guard let framer = framers.removeValue(forKey: source) else { return }
-        for frame in framer.finish() { try apply(timing.frame(frame)) }
+        framer.finish(into: &frames)
+        try passOn()
     }
 
     func finish() throws -> (outputs: [OutputFile], warnings: [String]) {
