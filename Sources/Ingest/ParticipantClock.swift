@@ -11,6 +11,9 @@ import Media
 /// reaches the output.
 public struct ParticipantClock: Sendable {
     public let originMicros: Int64
+    /// How far Sender Reports may move a stream from its arrival-based place (lip sync corrections
+    /// are tens to hundreds of milliseconds).
+    public static let maxReportCorrectionMicros: Int64 = 2_000_000
     private var reports: [StreamKey: ClockMapping] = [:]
     private var arrivals: [StreamKey: ClockMapping] = [:]
     private var anchors: [StreamKey: Anchor] = [:]
@@ -48,7 +51,12 @@ public struct ParticipantClock: Sendable {
         let wall = reports[stream].map(wallClock)
         var offset = (arrivals[stream].map(wallClock) ?? frame.arrivalMicros) - originMicros
         if let reference {
-            if let wall, let referenceWall = reference.wallMicros { offset = reference.offsetMicros + (wall - referenceWall) }
+            // Sender Reports set lip sync; one that would move the stream far from where it arrived
+            // (a sender clock jump, a hostile report) is not believed: arrival places it then.
+            if let wall, let referenceWall = reference.wallMicros,
+               abs(reference.offsetMicros + (wall - referenceWall) - offset) <= Self.maxReportCorrectionMicros {
+                offset = reference.offsetMicros + (wall - referenceWall)
+            }
         } else {
             reference = (wall, offset)
         }
