@@ -22,6 +22,10 @@ public struct PeerSessionSummary: Sendable, Codable, Equatable {
     public var repairedPackets: Int
     public var pliSent: Int
     public var srtpAuthFailures: Int
+    /// Transport-cc feedback packets sent (senders that offered transport-cc), and the latest REMB
+    /// bitrate announced (senders that take REMB only).
+    public var transportFeedbackSent: Int? = nil
+    public var rembBitsPerSecond: Int? = nil
 }
 
 /// One peer connection: a UDP socket on a SwiftNIO event loop driving a ``RecordingPeer`` (the

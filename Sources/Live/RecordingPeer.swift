@@ -130,6 +130,8 @@ public final class RecordingPeer {
         summary.repairedPackets = stats.repairedPackets
         summary.pliSent = stats.pliSent
         summary.srtpAuthFailures = stats.srtpAuthFailures
+        summary.transportFeedbackSent = stats.transportFeedbackSent > 0 ? stats.transportFeedbackSent : nil
+        summary.rembBitsPerSecond = stats.rembBitsPerSecond > 0 ? Int(stats.rembBitsPerSecond) : nil
         return summary
     }
 

@@ -9,7 +9,10 @@ import RTP
 /// `maxMissing` sequence numbers are tracked; older ones are given up.
 public struct NackGenerator: Sendable {
     public var maxRetries = 10
-    public var maxAgeMicros: Int64 = 1_000_000
+    /// A packet missing this long is given up (and the stream asks for a keyframe): a repair any
+    /// later would come after the recording's reorder window (500 ms, `IngestOptions`) has passed it
+    /// by, and the picture would stay broken until the sender's next keyframe.
+    public var maxAgeMicros: Int64 = 450_000
     public var minRetryMicros: Int64 = 20_000
     /// Wait this long after noticing a gap before the first request (packets may be reordered).
     public var reorderAllowanceMicros: Int64 = 10_000

@@ -22,6 +22,11 @@ public struct NegotiatedMedia: Sendable, Equatable {
     public var midOfSSRC: [UInt32: String] = [:]
     /// The id of the `urn:ietf:params:rtp-hdrext:sdes:mid` header extension, when negotiated.
     public var midExtensionID: UInt8?
+    /// The id of the transport-wide sequence number header extension, when negotiated: the sender
+    /// then counts on transport-cc feedback for its congestion control.
+    public var transportSequenceExtensionID: UInt8?
+    /// Whether the sender takes transport-cc feedback (`a=rtcp-fb:PT transport-cc`) on any payload type.
+    public var transportCC = false
     /// CNAME by SSRC, from `a=ssrc:… cname:`.
     public var cnames: [UInt32: String] = [:]
     /// The DTLS fingerprint and setup role the offerer announced (BUNDLE: from the first m-line that has them).
@@ -48,7 +53,13 @@ public struct NegotiatedMedia: Sendable, Equatable {
             guard accepted.contains(mid), let formats = answered.first(where: { $0.mid == mid })?.payloadFormats else { continue }
             if remoteCandidates.isEmpty { remoteCandidates = section.attributes("candidate") }
             for (ssrc, _) in section.ssrcs { midOfSSRC[ssrc] = mid }
-            for (id, uri) in section.headerExtensions where uri == "urn:ietf:params:rtp-hdrext:sdes:mid" { midExtensionID = UInt8(truncatingIfNeeded: id) }
+            for (id, uri) in section.headerExtensions {
+                switch uri {
+                case Self.midURI: midExtensionID = UInt8(truncatingIfNeeded: id)
+                case Self.transportSequenceURI: transportSequenceExtensionID = UInt8(truncatingIfNeeded: id)
+                default: break
+                }
+            }
             for format in formats {
                 if format.encodingName.lowercased() == "rtx", let apt = format.parameter("apt").flatMap(UInt8.init) {
                     rtxPayloadTypes[format.payloadType] = apt
@@ -60,6 +71,7 @@ public struct NegotiatedMedia: Sendable, Equatable {
                 if format.feedback.contains("nack pli") { pliPayloadTypes.insert(format.payloadType) }
                 if format.feedback.contains("ccm fir") { firPayloadTypes.insert(format.payloadType) }
                 if format.feedback.contains("goog-remb") { remb = true }
+                if format.feedback.contains("transport-cc") { transportCC = true }
             }
             for group in section.attributes("ssrc-group") {
                 let parts = group.split(separator: " ")
@@ -72,6 +84,12 @@ public struct NegotiatedMedia: Sendable, Equatable {
         remoteUfrag = remoteUfrag ?? offer.attribute("ice-ufrag")
         remotePwd = remotePwd ?? offer.attribute("ice-pwd")
     }
+
+    static let midURI = "urn:ietf:params:rtp-hdrext:sdes:mid"
+    static let transportSequenceURI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+
+    /// Whether transport-cc feedback goes to the sender: it numbers its packets and takes the feedback.
+    public var sendsTransportFeedback: Bool { transportSequenceExtensionID != nil && transportCC }
 
     /// The SHA-256 one of several `a=fingerprint` values (offers may add sha-384 and sha-512).
     static func sha256(_ fingerprints: [String]) -> String? {

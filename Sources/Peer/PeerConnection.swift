@@ -21,7 +21,8 @@ public struct PeerOptions: Sendable {
     /// The first DTLS retransmission comes this soon (then doubling): a first flight sent before the
     /// remote side is ready is not left for OpenSSL's default second.
     public var dtlsInitialRetransmitMillis = 200
-    /// The bitrate announced with REMB to senders that take it (so they ramp up to it).
+    /// The most announced with REMB to senders that take it and no transport-cc feedback; what is
+    /// announced follows what arrives and what is lost (``RembEstimator``).
     public var rembBitsPerSecond: UInt64 = 2_500_000
     /// Receiver reports (with REMB and SDES) this often.
     public var reportIntervalMicros: Int64 = 1_000_000
@@ -67,6 +68,10 @@ public struct PeerStats: Sendable, Equatable {
     public var pliSent = 0
     public var firSent = 0
     public var reportsSent = 0
+    /// Transport-cc feedback packets sent (to senders that number their packets for it).
+    public var transportFeedbackSent = 0
+    /// The latest bitrate announced with REMB (0 when none was sent).
+    public var rembBitsPerSecond: UInt64 = 0
     public var srtpAuthFailures = 0
     public var srtpReplays = 0
     public var malformed = 0
@@ -113,12 +118,17 @@ public final class PeerConnection {
     /// The latest time given to `receive` or `poll`.
     private var lastNowMicros: Int64 = 0
     private var trickled: [String] = []
+    private var transportFeedback = TransportFeedbackGenerator()
+    private var rembEstimate: RembEstimator
+    /// Each video stream's (expected, lost) at the last report: the loss the REMB estimate follows.
+    private var lossBaseline: [UInt32: (expected: Int64, lost: Int64)] = [:]
 
     /// Answers `offer` (SDP text). `hostAddresses` are the addresses of the one UDP socket the
     /// driver reads for this peer; they become our host candidates.
     public init(offer: String, hostAddresses: [STUNAddress], certificate: DTLSCertificate, options: PeerOptions = PeerOptions(),
                 credentials: ICECredentials = .random()) throws(PeerError) {
         self.options = options
+        rembEstimate = RembEstimator(ceiling: options.rembBitsPerSecond)
         let parsed = try Self.parse(offer)
         let remoteSetup = parsed.media.lazy.compactMap { $0.attribute("setup") }.first ?? parsed.attribute("setup") ?? "actpass"
         let role: DTLSRole
@@ -246,6 +256,7 @@ public final class PeerConnection {
         }
         guard isConnected else { return }
         sendNacks(nowMicros: nowMicros)
+        sendTransportFeedback(nowMicros: nowMicros)
         // A video stream without a keyframe yet (it started mid-stream, or a request went unanswered) asks again.
         for (ssrc, stream) in streams where stream.awaitsKeyframe { requestKeyframe(ssrc: ssrc, nowMicros: nowMicros) }
         if let next = nextReportMicros, nowMicros >= next {
@@ -256,7 +267,7 @@ public final class PeerConnection {
 
     /// When `poll` should next be called.
     public var nextDeadlineMicros: Int64? {
-        var deadlines = [ice.nextDeadlineMicros, nextReportMicros]
+        var deadlines = [ice.nextDeadlineMicros, nextReportMicros, isConnected ? transportFeedback.nextDeadline : nil]
         if dtlsStarted, !isConnected, let millis = dtls.nextTimeoutMillis { deadlines.append(millis * 1000) }
         for stream in streams.values {
             deadlines.append(stream.nacks?.nextDeadline())
@@ -359,6 +370,13 @@ public final class PeerConnection {
             stats.malformed += 1
             return
         }
+        // Every packet of the transport counts for congestion control: RTX, padding probes, unknown payload types.
+        rembEstimate.received(bytes: data.count, nowMicros: nowMicros)
+        if negotiated.sendsTransportFeedback, let id = negotiated.transportSequenceExtensionID,
+           let sequence = packet.extensionData(id: id), sequence.count >= 2 {
+            transportFeedback.received(sequenceNumber: UInt16(sequence[0]) << 8 | UInt16(sequence[1]), arrivalMicros: nowMicros)
+            if transportFeedback.nextDeadline.map({ $0 <= nowMicros }) == true { sendTransportFeedback(nowMicros: nowMicros) }
+        }
         var viaRTX = false
         if let apt = negotiated.rtxPayloadTypes[packet.payloadType] {
             guard let mediaSSRC = negotiated.rtxSSRCs[packet.ssrc] ?? onlyStream(payloadType: apt),
@@ -441,6 +459,17 @@ public final class PeerConnection {
         }
     }
 
+    /// Transport-cc feedback when due, alone in its packet (reduced-size RTCP, RFC 5506): it goes
+    /// 20 times a second and the sender needs nothing else with it.
+    private func sendTransportFeedback(nowMicros: Int64) {
+        guard negotiated.sendsTransportFeedback else { return }
+        let media = streams.values.first(where: { $0.codec.kind == .video })?.ssrc ?? streams.keys.min() ?? 0
+        for feedback in transportFeedback.due(nowMicros: nowMicros, senderSSRC: localSSRC, mediaSSRC: media) {
+            sendRTCP([.transportFeedback(feedback)])
+            stats.transportFeedbackSent += 1
+        }
+    }
+
     private func sendKeyframeRequest(_ stream: inout InboundStream) {
         if negotiated.pliPayloadTypes.contains(stream.payloadType) || !negotiated.firPayloadTypes.contains(stream.payloadType) {
             sendFeedback([.pictureLossIndication(senderSSRC: localSSRC, mediaSSRC: stream.ssrc)], about: [stream.ssrc], nowMicros: nil)
@@ -469,9 +498,17 @@ public final class PeerConnection {
     private func sendReports(nowMicros: Int64) {
         var blocks: [ReceptionReport] = []
         var lost = 0
+        var expectedVideo: Int64 = 0, lostVideo: Int64 = 0
         for ssrc in streams.keys.sorted() {
             if let block = streams[ssrc]!.statistics.makeReport(nowMicros: nowMicros) { blocks.append(block) }
-            lost += Int(max(0, streams[ssrc]!.statistics.cumulativeLost))
+            let statistics = streams[ssrc]!.statistics
+            lost += Int(max(0, statistics.cumulativeLost))
+            if streams[ssrc]!.codec.kind == .video {
+                let before = lossBaseline[ssrc] ?? (0, 0)
+                expectedVideo += statistics.expected - before.expected
+                lostVideo += statistics.cumulativeLost - before.lost
+                lossBaseline[ssrc] = (statistics.expected, statistics.cumulativeLost)
+            }
         }
         stats.lost = lost
         var packets: [RTCPPacket] = []
@@ -482,8 +519,11 @@ public final class PeerConnection {
         } while !rest.isEmpty
         packets.append(.sourceDescription([SDESChunk(ssrc: localSSRC, items: [SDESItem(type: SDESItem.cnameType, text: options.cname)])]))
         let video = streams.values.filter { $0.codec.kind == .video }.map(\.ssrc).sorted()
-        if negotiated.remb, !video.isEmpty {
-            packets.append(.remb(REMB(senderSSRC: localSSRC, bitrate: options.rembBitsPerSecond, ssrcs: video)))
+        if negotiated.remb, !negotiated.sendsTransportFeedback, !video.isEmpty {
+            let fraction = expectedVideo > 0 ? Double(max(0, lostVideo)) / Double(expectedVideo) : 0
+            let bitrate = rembEstimate.update(nowMicros: nowMicros, fractionLost: fraction)
+            packets.append(.remb(REMB(senderSSRC: localSSRC, bitrate: bitrate, ssrcs: video)))
+            stats.rembBitsPerSecond = bitrate
         }
         sendRTCP(packets)
         stats.reportsSent += 1

@@ -157,6 +157,8 @@ public enum RTCPPacket: Sendable, Equatable {
     case pictureLossIndication(senderSSRC: UInt32, mediaSSRC: UInt32)
     case fullIntraRequest(FIR)
     case remb(REMB)
+    /// Transport-wide congestion control feedback (RTPFB FMT 15).
+    case transportFeedback(TransportFeedback)
     /// A packet type (or feedback FMT, given as `count`) this module does not decode; it is skipped.
     case unknown(packetType: UInt8, count: UInt8)
 }
@@ -292,6 +294,10 @@ public enum RTCP {
                 i += 4
             }
             return .nack(GenericNACK(senderSSRC: sender, mediaSSRC: media, lost: lost))
+        case typeRTPFB where count == 15:
+            try need(8, "feedback SSRCs")
+            return .transportFeedback(try TransportFeedback.parseBody(b, start: i + 8, end: end, senderSSRC: readU32(b, i),
+                                                                      mediaSSRC: readU32(b, i + 4)))
         case typePSFB where count == 1:
             try need(8, "feedback SSRCs")
             return .pictureLossIndication(senderSSRC: readU32(b, i), mediaSSRC: readU32(b, i + 4))
@@ -437,6 +443,19 @@ public enum RTCP {
                 while mantissa > 0x3FFFF { mantissa >>= 1; exp += 1 }
                 o.appendU24(min(exp, 63) << 18 | UInt32(mantissa))
                 for x in s { o.appendU32(x) }
+            }
+        case .transportFeedback(let feedback):
+            // Padded as RFC 3550 §6.4.1 says (P bit, the last byte counts the padding), as libwebrtc writes it.
+            let start = out.count
+            var bodyEnd = start
+            packet(15, typeRTPFB, &out) { o in
+                o.appendU32(feedback.senderSSRC); o.appendU32(feedback.mediaSSRC)
+                feedback.appendBody(to: &o)
+                bodyEnd = o.count
+            }
+            if out.count > bodyEnd {
+                out[start] |= 0x20
+                out[out.count - 1] = UInt8(out.count - bodyEnd)
             }
         case .unknown:
             break

@@ -5,7 +5,7 @@
         [--fps N] [--noise] [--token T] [--video-codec vp8|vp9] [--no-audio] [--no-video]
         [--answer-candidate-rewrite IP:PORT] [--offer-candidate-rewrite IP:PORT]
         [--ice-host IP[,IP...]] [--start-delay S] [--dtls-role auto|client|server]
-        [--log FILE] [--debug]
+        [--log FILE] [--debug] [--twcc-log FILE]
 
 Sends a sine tone (opus) and a solid-colour picture with a moving white square
 (VP8, or VP9 via vp9_rtp.py), stays up S seconds after the connection state
@@ -409,6 +409,9 @@ def main() -> int:
                    help="auto: offer actpass and let the recorder choose; client/server: "
                         "offer active/passive")
     p.add_argument("--log", metavar="FILE", help="write aiortc/aioice logs here")
+    p.add_argument("--twcc-log", metavar="FILE",
+                   help="offer transport-cc, number every packet, and log the recorder's RTCP (hex) to FILE "
+                        "and each packet's transport-wide sequence number and send time to FILE.sent (twcc_capture.py)")
     p.add_argument("--debug", action="store_true", help="DEBUG level logs (per packet)")
     args = p.parse_args()
     if args.no_audio and args.no_video:
@@ -422,6 +425,9 @@ def main() -> int:
     if args.video_codec == "vp9":
         import vp9_rtp
         vp9_rtp.register()
+    if args.twcc_log:
+        import twcc_capture
+        twcc_capture.install(args.twcc_log)
     return asyncio.run(run(args))
 
 

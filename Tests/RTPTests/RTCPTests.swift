@@ -97,12 +97,12 @@ import Testing
     @Test func unknownTypeInTheMiddleIsSkipped() throws {
         let rr = hex("80 c9 00 01 00 00 00 07")
         let xr = hex("80 cf 00 02 00 00 00 07 de ad be ef")                 // XR
-        let tcc = hex("8f cd 00 03 00 00 00 01 00 00 00 02 00 01 00 00")   // transport-cc (RTPFB 15)
+        let tmmbr = hex("83 cd 00 04 00 00 00 01 00 00 00 00 00 00 00 02 04 00 00 00")   // TMMBR (RTPFB 3)
         let app = hex("80 cc 00 02 00 00 00 07 6e 61 6d 65")                // APP
         let pli = hex("81 ce 00 02 00 00 00 01 00 00 00 02")
-        let p = try RTCP.parseCompound(rr + xr + tcc + app + pli)
+        let p = try RTCP.parseCompound(rr + xr + tmmbr + app + pli)
         #expect(p == [.receiverReport(ReceiverReport(ssrc: 7)), .unknown(packetType: 207, count: 0),
-                      .unknown(packetType: 205, count: 15), .unknown(packetType: 204, count: 0),
+                      .unknown(packetType: 205, count: 3), .unknown(packetType: 204, count: 0),
                       .pictureLossIndication(senderSSRC: 1, mediaSSRC: 2)])
     }
 
