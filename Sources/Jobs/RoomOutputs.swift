@@ -14,6 +14,8 @@ public final class RoomOutputs {
     private let composite: CompositeRecorder?
     private var remuxers: [String: ParticipantRemuxer] = [:]
     private var participantOfStream: [StreamKey: String] = [:]
+    /// Per participant with video: which of its video streams is recorded (simulcast layers, restarts).
+    private var selectors: [String: VideoLayerSelector] = [:]
     /// Participants in order of appearance.
     private var order: [String] = []
     public private(set) var framesAdded = 0
@@ -40,6 +42,7 @@ public final class RoomOutputs {
         let name = stream.participant
         participantOfStream[stream.key] = name
         if !order.contains(name) { order.append(name) }
+        if stream.codec?.kind == .video { selectors[name, default: VideoLayerSelector()].addStream(stream.key) }
         try composite?.addStream(stream, colourIndex: colourIndex)
         if pipeline.tracks {
             let remuxer = remuxers[name] ?? ParticipantRemuxer(name: name, path: out.participantPath(name), overwrite: overwrite,
@@ -61,11 +64,39 @@ public final class RoomOutputs {
         composite?.noteArrival(participant: participant, arrivalMicros: arrivalMicros)
     }
 
-    /// Takes one frame of a declared stream.
+    /// Takes one frame of a declared stream. Of a participant's video streams, the one its
+    /// ``VideoLayerSelector`` chooses goes on.
     public func add(_ roomFrame: RoomFrame) throws {
-        try composite?.add(roomFrame)
-        if let name = participantOfStream[roomFrame.stream] { try remuxers[name]?.add(roomFrame) }
         framesAdded += 1
+        guard let name = participantOfStream[roomFrame.stream], selectors[name] != nil else { return try pass(roomFrame, of: nil) }
+        guard roomFrame.frame.codec.kind == .video else {
+            selectors[name]!.noteActivity(arrivalMicros: roomFrame.frame.arrivalMicros)
+            return try pass(roomFrame, of: name)
+        }
+        for frame in selectors[name]!.add(roomFrame) { try pass(frame, of: name) }
+    }
+
+    private func pass(_ roomFrame: RoomFrame, of name: String?) throws {
+        try composite?.add(roomFrame)
+        if let name { try remuxers[name]?.add(roomFrame) }
+    }
+
+    /// Video freezes so far, over every participant: how many, and the longest (µs).
+    public var freezes: (count: Int, longestMicros: Int64) {
+        selectors.values.reduce((0, 0)) { total, selector in
+            let summary = selector.summary
+            return (total.0 + summary.freezes, max(total.1, summary.longestFreezeMicros))
+        }
+    }
+
+    /// What the selector of `name` saw, in room seconds.
+    private func recordedVideo(_ name: String) -> RecordedVideo? {
+        guard let summary = selectors[name]?.summary else { return nil }
+        let recorded = summary.switches.map {
+            RecordedVideo.RecordedLayer(ssrc: $0.ssrc, fromSeconds: Double($0.atMicros - originMicros) / 1_000_000, width: $0.width, height: $0.height)
+        }
+        return RecordedVideo(layers: summary.layers, recorded: recorded, freezes: summary.freezes,
+                             longestFreezeSeconds: Double(summary.longestFreezeMicros) / 1_000_000)
     }
 
     /// Some participant's file waits for a video keyframe to be cut at a segment boundary (`--segment`).
@@ -99,7 +130,8 @@ public final class RoomOutputs {
             if try remuxer.finish() {
                 for file in remuxer.files {
                     outputs.append(OutputFile(name: name, path: file.path, frames: file.frames, durationSeconds: Double(file.endMillis) / 1000,
-                                              startSeconds: segmented ? remuxer.roomOffsetSeconds + Double(file.startMillis) / 1000 : nil))
+                                              startSeconds: segmented ? remuxer.roomOffsetSeconds + Double(file.startMillis) / 1000 : nil,
+                                              video: recordedVideo(name)))
                 }
             } else {
                 warnings.append("\(name): no decodable media, no file written")

@@ -4,6 +4,24 @@ import Media
 import Pipeline
 
 /// One file a transcode wrote.
+/// What a participant's video was made of (see ``VideoLayerSelector``).
+public struct RecordedVideo: Sendable, Codable, Equatable {
+    /// Every video stream seen: SSRC, the picture size of its latest keyframe, frames.
+    public var layers: [VideoLayerSelector.Layer]
+    /// Which stream was recorded from when (room seconds), in order; empty with one stream only.
+    public var recorded: [RecordedLayer]
+    /// Gaps in the recorded picture longer than three frame intervals while the participant kept sending.
+    public var freezes: Int
+    public var longestFreezeSeconds: Double
+
+    public struct RecordedLayer: Sendable, Codable, Equatable {
+        public var ssrc: UInt32
+        public var fromSeconds: Double
+        public var width: Int?
+        public var height: Int?
+    }
+}
+
 public struct OutputFile: Sendable, Codable, Equatable {
     /// `composite`, or the participant's name.
     public var name: String
@@ -13,12 +31,17 @@ public struct OutputFile: Sendable, Codable, Equatable {
     /// With `--segment`: where the file starts in the room's time (s; its own timestamps start at 0). Nil when unsegmented.
     public var startSeconds: Double?
 
-    public init(name: String, path: String, frames: Int, durationSeconds: Double, startSeconds: Double? = nil) {
+    /// A participant's video: the streams (simulcast layers) it sent, which one was recorded from
+    /// when, and how often its picture froze. Nil for the composite and for audio-only participants.
+    public var video: RecordedVideo?
+
+    public init(name: String, path: String, frames: Int, durationSeconds: Double, startSeconds: Double? = nil, video: RecordedVideo? = nil) {
         self.name = name
         self.path = path
         self.frames = frames
         self.durationSeconds = durationSeconds
         self.startSeconds = startSeconds
+        self.video = video
     }
 }
 

@@ -19,6 +19,9 @@ public struct LiveOutputsProgress: Sendable, Equatable {
     public var originMicros: Int64?
     /// How many times the composite's video went to top speed to catch up a backlog.
     public var catchUps = 0
+    /// Video freezes in the recorded pictures so far (every participant), and the longest (s).
+    public var videoFreezes = 0
+    public var longestFreezeSeconds = 0.0
     /// Why the live outputs were given up, if they were (the outputs are then made from the captures).
     public var failure: String?
 }
@@ -175,6 +178,9 @@ public final class LiveOutputs: @unchecked Sendable {
         progressNow.mediaSeconds = Double(stats?.audioBlocks ?? 0) * 0.02
         progressNow.awaitingKeyframe = worker.awaitsKeyframe
         progressNow.catchUps = worker.catchUps
+        let freezes = worker.freezes
+        progressNow.videoFreezes = freezes.count
+        progressNow.longestFreezeSeconds = Double(freezes.longestMicros) / 1_000_000
         progressNow.originMicros = worker.originMicros
         condition.unlock()
     }
@@ -214,6 +220,7 @@ private final class LiveOutputsWorker {
 
     var compositeStats: CompositeStats? { room?.compositeStats }
     var awaitsKeyframe: Bool { room?.awaitsKeyframe ?? false }
+    var freezes: (count: Int, longestMicros: Int64) { room?.freezes ?? (0, 0) }
     private(set) var originMicros: Int64?
 
     func add(_ packet: LiveOutputs.Packet) throws {

@@ -270,6 +270,8 @@ final class Recording: Sendable {
                     current.framesEncoded = progress.framesEncoded
                     current.outputMediaSeconds = progress.mediaSeconds
                     current.outputQueuedPackets = progress.queuedPackets
+                    current.videoFreezes = progress.videoFreezes
+                    current.longestFreezeSeconds = progress.longestFreezeSeconds
                 }
                 metrics.update(current)
                 if let free = Self.freeBytes(options.outFolder), free < options.minFreeBytes { return .diskFull }
@@ -325,6 +327,8 @@ final class Recording: Sendable {
             throw error
         }
         final.framesEncoded = written.outputs.filter { $0.name == "composite" }.reduce(0) { $0 + $1.frames }
+        final.videoFreezes = written.outputs.compactMap(\.video).reduce(0) { $0 + $1.freezes }
+        final.longestFreezeSeconds = written.outputs.compactMap(\.video?.longestFreezeSeconds).max() ?? 0
         // Segments of one output add up; the longest output is the media written.
         final.outputMediaSeconds = Dictionary(written.outputs.map { ($0.name, $0.durationSeconds) }, uniquingKeysWith: +).values.max() ?? 0
         metrics.update(final)

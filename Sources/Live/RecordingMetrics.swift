@@ -25,6 +25,8 @@ public struct MetricsSnapshot: Sendable, Equatable {
     public var repairedPackets = 0
     public var pliSent = 0
     public var srtpAuthFailures = 0
+    /// Transport-cc feedback packets sent.
+    public var transportFeedbackSent = 0
     /// Bytes written to the raw captures.
     public var captureBytes = 0
     /// Composite video frames encoded and dropped while writing the outputs.
@@ -36,6 +38,9 @@ public struct MetricsSnapshot: Sendable, Equatable {
     public var outputMediaSeconds = 0.0
     /// Packets waiting for the outputs made while recording.
     public var outputQueuedPackets = 0
+    /// Freezes of the participants' recorded pictures (see `VideoLayerSelector`), and the longest.
+    public var videoFreezes = 0
+    public var longestFreezeSeconds = 0.0
 
     public init() {}
 
@@ -48,6 +53,7 @@ public struct MetricsSnapshot: Sendable, Equatable {
         repairedPackets += session.repairedPackets
         pliSent += session.pliSent
         srtpAuthFailures += session.srtpAuthFailures
+        transportFeedbackSent += session.transportFeedbackSent ?? 0
     }
 }
 
@@ -102,9 +108,12 @@ public final class RecordingMetrics: Sendable {
             v.snapshot.repairedPackets = max(old.repairedPackets, snapshot.repairedPackets)
             v.snapshot.pliSent = max(old.pliSent, snapshot.pliSent)
             v.snapshot.srtpAuthFailures = max(old.srtpAuthFailures, snapshot.srtpAuthFailures)
+            v.snapshot.transportFeedbackSent = max(old.transportFeedbackSent, snapshot.transportFeedbackSent)
             v.snapshot.captureBytes = max(old.captureBytes, snapshot.captureBytes)
             v.snapshot.framesEncoded = max(old.framesEncoded, snapshot.framesEncoded)
             v.snapshot.framesDropped = max(old.framesDropped, snapshot.framesDropped)
+            v.snapshot.videoFreezes = max(old.videoFreezes, snapshot.videoFreezes)
+            v.snapshot.longestFreezeSeconds = max(old.longestFreezeSeconds, snapshot.longestFreezeSeconds)
             v.snapshot.outputMediaSeconds = max(0, snapshot.outputMediaSeconds)
             v.snapshot.outputQueuedPackets = max(0, snapshot.outputQueuedPackets)
         }
@@ -166,10 +175,12 @@ public final class RecordingMetrics: Sendable {
             ("flowrec_nack_packets_total", "RTP packets requested again by NACK.", s.nackedPackets),
             ("flowrec_rtx_repaired_packets_total", "Lost RTP packets repaired by a retransmission.", s.repairedPackets),
             ("flowrec_pli_sent_total", "Picture loss indications sent.", s.pliSent),
+            ("flowrec_transport_feedback_sent_total", "Transport-cc feedback packets sent.", s.transportFeedbackSent),
             ("flowrec_srtp_auth_failures_total", "SRTP/SRTCP packets dropped for failed authentication or replay.", s.srtpAuthFailures),
             ("flowrec_capture_bytes_total", "Bytes written to the raw captures.", s.captureBytes),
             ("flowrec_frames_encoded_total", "Composite video frames encoded.", s.framesEncoded),
             ("flowrec_frames_dropped_total", "Composite video frames dropped.", s.framesDropped),
+            ("flowrec_video_freezes_total", "Freezes of the participants' recorded pictures (no frame for over 3 frame intervals while media kept coming).", s.videoFreezes),
         ]
         for (name, help, value) in counters {
             text.family(name, .counter, help: help)
@@ -186,6 +197,8 @@ public final class RecordingMetrics: Sendable {
         text.sample("flowrec_realtime_factor", labels: room, factor)
         text.family("flowrec_output_queue_packets", .gauge, help: "Packets waiting for the outputs made while recording.")
         text.sample("flowrec_output_queue_packets", labels: room, s.outputQueuedPackets)
+        text.family("flowrec_video_longest_freeze_seconds", .gauge, help: "The longest freeze of a participant's recorded picture so far.")
+        text.sample("flowrec_video_longest_freeze_seconds", labels: room, s.longestFreezeSeconds)
 
         if let resident = process.residentMemoryBytes {
             text.family("process_resident_memory_bytes", .gauge, help: "Resident memory size in bytes.")

@@ -16,6 +16,7 @@ let expectedFamilies: [String: String] = [
     "flowrec_up": "gauge", "flowrec_state": "gauge", "flowrec_recording_seconds": "gauge", "flowrec_participants": "gauge",
     "flowrec_rtp_packets_total": "counter", "flowrec_rtcp_packets_total": "counter", "flowrec_packets_lost_total": "counter",
     "flowrec_nack_packets_total": "counter", "flowrec_rtx_repaired_packets_total": "counter", "flowrec_pli_sent_total": "counter",
+    "flowrec_transport_feedback_sent_total": "counter", "flowrec_video_freezes_total": "counter", "flowrec_video_longest_freeze_seconds": "gauge",
     "flowrec_srtp_auth_failures_total": "counter", "flowrec_capture_bytes_total": "counter",
     "flowrec_frames_encoded_total": "counter", "flowrec_frames_dropped_total": "counter", "flowrec_realtime_factor": "gauge",
     "flowrec_output_queue_packets": "gauge",
@@ -60,6 +61,9 @@ func checkFamilies(_ text: String, room: String) throws -> [String: ParsedFamily
         snapshot.nackedPackets = 7
         snapshot.repairedPackets = 5
         snapshot.pliSent = 2
+        snapshot.transportFeedbackSent = 40
+        snapshot.videoFreezes = 2
+        snapshot.longestFreezeSeconds = 1.5
         snapshot.srtpAuthFailures = 1
         snapshot.captureBytes = 9_876_543
         metrics.update(snapshot)
@@ -107,6 +111,9 @@ func checkFamilies(_ text: String, room: String) throws -> [String: ParsedFamily
             # HELP flowrec_pli_sent_total Picture loss indications sent.
             # TYPE flowrec_pli_sent_total counter
             flowrec_pli_sent_total{ROOM} 2
+            # HELP flowrec_transport_feedback_sent_total Transport-cc feedback packets sent.
+            # TYPE flowrec_transport_feedback_sent_total counter
+            flowrec_transport_feedback_sent_total{ROOM} 40
             # HELP flowrec_srtp_auth_failures_total SRTP/SRTCP packets dropped for failed authentication or replay.
             # TYPE flowrec_srtp_auth_failures_total counter
             flowrec_srtp_auth_failures_total{ROOM} 1
@@ -119,12 +126,18 @@ func checkFamilies(_ text: String, room: String) throws -> [String: ParsedFamily
             # HELP flowrec_frames_dropped_total Composite video frames dropped.
             # TYPE flowrec_frames_dropped_total counter
             flowrec_frames_dropped_total{ROOM} 3
+            # HELP flowrec_video_freezes_total Freezes of the participants' recorded pictures (no frame for over 3 frame intervals while media kept coming).
+            # TYPE flowrec_video_freezes_total counter
+            flowrec_video_freezes_total{ROOM} 2
             # HELP flowrec_realtime_factor Media seconds written per wall second since the outputs began (about 1 while they are made live; 0 before).
             # TYPE flowrec_realtime_factor gauge
             flowrec_realtime_factor{ROOM} 2.5
             # HELP flowrec_output_queue_packets Packets waiting for the outputs made while recording.
             # TYPE flowrec_output_queue_packets gauge
             flowrec_output_queue_packets{ROOM} 0
+            # HELP flowrec_video_longest_freeze_seconds The longest freeze of a participant's recorded picture so far.
+            # TYPE flowrec_video_longest_freeze_seconds gauge
+            flowrec_video_longest_freeze_seconds{ROOM} 1.5
             # HELP process_resident_memory_bytes Resident memory size in bytes.
             # TYPE process_resident_memory_bytes gauge
             process_resident_memory_bytes 1048576
