@@ -26,6 +26,8 @@ public struct PeerSessionSummary: Sendable, Codable, Equatable {
     /// bitrate announced (senders that take REMB only).
     public var transportFeedbackSent: Int? = nil
     public var rembBitsPerSecond: Int? = nil
+    /// A simulcast sender's layers: `mid/rid` → SSRC (the outputs' `video.layers` name the SSRCs).
+    public var simulcastLayers: [String: UInt32]? = nil
 }
 
 /// One peer connection: a UDP socket on a SwiftNIO event loop driving a ``RecordingPeer`` (the

@@ -132,6 +132,7 @@ public final class RecordingPeer {
         summary.srtpAuthFailures = stats.srtpAuthFailures
         summary.transportFeedbackSent = stats.transportFeedbackSent > 0 ? stats.transportFeedbackSent : nil
         summary.rembBitsPerSecond = stats.rembBitsPerSecond > 0 ? Int(stats.rembBitsPerSecond) : nil
+        summary.simulcastLayers = peer.simulcastLayers.isEmpty ? nil : peer.simulcastLayers
         return summary
     }
 

@@ -9,6 +9,10 @@ struct InboundStream {
     let payloadType: UInt8
     /// The m-line the stream arrives on (from the offer's `a=ssrc` lines or the MID header extension).
     var mid: String?
+    /// The simulcast layer (RFC 8852 rid) it carries, when the sender named one.
+    var rid: String?
+    /// When its latest packet came.
+    var lastArrivalMicros: Int64 = .min
     var statistics: ReceptionStatistics
     /// Present when the sender takes Generic NACK for this payload type.
     var nacks: NackGenerator?
@@ -52,6 +56,7 @@ struct InboundStream {
             statistics.received(sequenceNumber: packet.sequenceNumber, timestamp: packet.timestamp, arrivalMicros: nowMicros)
         }
         packets += 1
+        lastArrivalMicros = nowMicros
         if var watch = keyframeWatch {
             let ordered = OrderedPacket(packet: packet, sequence: sequences.unwrap(packet.sequenceNumber),
                                         timestamp: timestamps.unwrap(packet.timestamp), arrivalMicros: nowMicros)

@@ -25,6 +25,12 @@ public struct NegotiatedMedia: Sendable, Equatable {
     /// The id of the transport-wide sequence number header extension, when negotiated: the sender
     /// then counts on transport-cc feedback for its congestion control.
     public var transportSequenceExtensionID: UInt8?
+    /// The ids of the RFC 8852 rid header extensions (`sdes:rtp-stream-id`, `sdes:repaired-rtp-stream-id`):
+    /// the SSRCs of simulcast layers, and of their RTX, are learned from them.
+    public var ridExtensionID: UInt8?
+    public var repairedRidExtensionID: UInt8?
+    /// The simulcast layers (rids) accepted per m-line.
+    public var simulcastRids: [String: [String]] = [:]
     /// Whether the sender takes transport-cc feedback (`a=rtcp-fb:PT transport-cc`) on any payload type.
     public var transportCC = false
     /// CNAME by SSRC, from `a=ssrc:… cname:`.
@@ -50,13 +56,16 @@ public struct NegotiatedMedia: Sendable, Equatable {
             remoteUfrag = remoteUfrag ?? section.attribute("ice-ufrag")
             remotePwd = remotePwd ?? section.attribute("ice-pwd")
             for (ssrc, cname) in section.ssrcs { if let cname { cnames[ssrc] = cname } }
-            guard accepted.contains(mid), let formats = answered.first(where: { $0.mid == mid })?.payloadFormats else { continue }
+            guard accepted.contains(mid), let answer = answered.first(where: { $0.mid == mid }), let formats = answer.payloadFormats else { continue }
+            if !answer.rids.isEmpty { simulcastRids[mid] = answer.rids }
             if remoteCandidates.isEmpty { remoteCandidates = section.attributes("candidate") }
             for (ssrc, _) in section.ssrcs { midOfSSRC[ssrc] = mid }
             for (id, uri) in section.headerExtensions {
                 switch uri {
                 case Self.midURI: midExtensionID = UInt8(truncatingIfNeeded: id)
                 case Self.transportSequenceURI: transportSequenceExtensionID = UInt8(truncatingIfNeeded: id)
+                case Self.ridURI: ridExtensionID = UInt8(truncatingIfNeeded: id)
+                case Self.repairedRidURI: repairedRidExtensionID = UInt8(truncatingIfNeeded: id)
                 default: break
                 }
             }
@@ -87,6 +96,8 @@ public struct NegotiatedMedia: Sendable, Equatable {
 
     static let midURI = "urn:ietf:params:rtp-hdrext:sdes:mid"
     static let transportSequenceURI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+    static let ridURI = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id"
+    static let repairedRidURI = "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id"
 
     /// Whether transport-cc feedback goes to the sender: it numbers its packets and takes the feedback.
     public var sendsTransportFeedback: Bool { transportSequenceExtensionID != nil && transportCC }

@@ -70,6 +70,8 @@ public struct PeerStats: Sendable, Equatable {
     public var reportsSent = 0
     /// Transport-cc feedback packets sent (to senders that number their packets for it).
     public var transportFeedbackSent = 0
+    /// Times the set of a simulcast sender's flowing layers changed (each asked every flowing layer for a keyframe).
+    public var layerChanges = 0
     /// The latest bitrate announced with REMB (0 when none was sent).
     public var rembBitsPerSecond: UInt64 = 0
     public var srtpAuthFailures = 0
@@ -119,6 +121,12 @@ public final class PeerConnection {
     private var lastNowMicros: Int64 = 0
     private var trickled: [String] = []
     private var transportFeedback = TransportFeedbackGenerator()
+    /// Simulcast layers learned from the rid header extensions: "mid/rid" → SSRC, RTX SSRC → layer SSRC.
+    private var layerSSRCs: [String: UInt32] = [:]
+    private var rtxOfLayers: [UInt32: UInt32] = [:]
+    /// Per video m-line with layers, the ones flowing at the last look, and when to look again.
+    private var flowingLayers: [String: Set<UInt32>] = [:]
+    private var nextLayerCheckMicros: Int64 = .min
     private var rembEstimate: RembEstimator
     /// Each video stream's (expected, lost) at the last report: the loss the REMB estimate follows.
     private var lossBaseline: [UInt32: (expected: Int64, lost: Int64)] = [:]
@@ -257,6 +265,7 @@ public final class PeerConnection {
         guard isConnected else { return }
         sendNacks(nowMicros: nowMicros)
         sendTransportFeedback(nowMicros: nowMicros)
+        if !layerSSRCs.isEmpty { watchLayers(nowMicros: nowMicros) }
         // A video stream without a keyframe yet (it started mid-stream, or a request went unanswered) asks again.
         for (ssrc, stream) in streams where stream.awaitsKeyframe { requestKeyframe(ssrc: ssrc, nowMicros: nowMicros) }
         if let next = nextReportMicros, nowMicros >= next {
@@ -267,7 +276,8 @@ public final class PeerConnection {
 
     /// When `poll` should next be called.
     public var nextDeadlineMicros: Int64? {
-        var deadlines = [ice.nextDeadlineMicros, nextReportMicros, isConnected ? transportFeedback.nextDeadline : nil]
+        var deadlines = [ice.nextDeadlineMicros, nextReportMicros, isConnected ? transportFeedback.nextDeadline : nil,
+                         isConnected && !layerSSRCs.isEmpty ? nextLayerCheckMicros : nil]
         if dtlsStarted, !isConnected, let millis = dtls.nextTimeoutMillis { deadlines.append(millis * 1000) }
         for stream in streams.values {
             deadlines.append(stream.nacks?.nextDeadline())
@@ -379,7 +389,8 @@ public final class PeerConnection {
         }
         var viaRTX = false
         if let apt = negotiated.rtxPayloadTypes[packet.payloadType] {
-            guard let mediaSSRC = negotiated.rtxSSRCs[packet.ssrc] ?? onlyStream(payloadType: apt),
+            learnRepairedLayer(of: packet)
+            guard let mediaSSRC = negotiated.rtxSSRCs[packet.ssrc] ?? rtxOfLayers[packet.ssrc] ?? onlyStream(payloadType: apt),
                   let original = RTXUnwrap.original(of: packet, payloadType: apt, ssrc: mediaSSRC) else { return }
             packet = original
             viaRTX = true
@@ -392,6 +403,10 @@ public final class PeerConnection {
                                                            nack: negotiated.nackPayloadTypes.contains(packet.payloadType))
         let isNew = streams[packet.ssrc] == nil
         if stream.mid == nil { stream.mid = negotiated.midOfSSRC[packet.ssrc] ?? midExtension(of: packet) }
+        if stream.rid == nil, !viaRTX, let mid = stream.mid, let rid = text(of: packet, extension: negotiated.ridExtensionID) {
+            stream.rid = rid
+            layerSSRCs[mid + "/" + rid] = packet.ssrc
+        }
         let deliver = stream.received(packet, viaRTX: viaRTX, nowMicros: nowMicros)
         // A new video stream asks for a keyframe at once: the recording starts without waiting for the next one.
         if isNew, codec.kind == .video, stream.mayRequestKeyframe(nowMicros: nowMicros, interval: options.keyframeRequestIntervalMicros) {
@@ -405,10 +420,46 @@ public final class PeerConnection {
                                        arrivalMicros: nowMicros, from: from))
     }
 
-    private func midExtension(of packet: RTPPacket) -> String? {
-        guard let id = negotiated.midExtensionID, let bytes = packet.extensionData(id: id), !bytes.isEmpty else { return nil }
+    private func midExtension(of packet: RTPPacket) -> String? { text(of: packet, extension: negotiated.midExtensionID) }
+
+    /// The text of an SDES header extension (MID, rid), when negotiated and present.
+    private func text(of packet: RTPPacket, extension id: UInt8?) -> String? {
+        guard let id, let bytes = packet.extensionData(id: id), !bytes.isEmpty, bytes.count <= 64 else { return nil }
         return String(decoding: bytes, as: UTF8.self)
     }
+
+    /// An RTX packet naming the layer it repairs (`repaired-rtp-stream-id`, RFC 8852): its SSRC
+    /// repairs that layer's (simulcast senders announce no `ssrc-group:FID`).
+    private func learnRepairedLayer(of packet: RTPPacket) {
+        guard rtxOfLayers[packet.ssrc] == nil, let rid = text(of: packet, extension: negotiated.repairedRidExtensionID),
+              let mid = midExtension(of: packet) ?? negotiated.midOfSSRC[packet.ssrc], let media = layerSSRCs[mid + "/" + rid] else { return }
+        rtxOfLayers[packet.ssrc] = media
+    }
+
+    /// Simulcast: when the set of a video m-line's layers that are flowing changes (the sender paused
+    /// or resumed one), every flowing layer is asked for a keyframe, so the recording can switch to
+    /// the best one at once (see `VideoLayerSelector`).
+    private func watchLayers(nowMicros: Int64) {
+        guard nowMicros >= nextLayerCheckMicros else { return }
+        nextLayerCheckMicros = nowMicros + Self.layerCheckMicros
+        var layersOfMid: [String: [UInt32]] = [:]
+        for (ssrc, stream) in streams where stream.codec.kind == .video && stream.rid != nil {
+            if let mid = stream.mid { layersOfMid[mid, default: []].append(ssrc) }
+        }
+        for (mid, ssrcs) in layersOfMid where ssrcs.count > 1 {
+            let flowing = Set(ssrcs.filter { nowMicros - streams[$0]!.lastArrivalMicros < Self.layerStallMicros })
+            guard let before = flowingLayers.updateValue(flowing, forKey: mid), before != flowing else { continue }
+            stats.layerChanges += 1
+            for ssrc in flowing.sorted() { requestKeyframe(ssrc: ssrc, nowMicros: nowMicros) }
+        }
+    }
+
+    /// A simulcast layer without a packet this long has stopped; layers are looked at this often.
+    static let layerStallMicros: Int64 = 300_000
+    static let layerCheckMicros: Int64 = 100_000
+
+    /// The simulcast layers by rid, per m-line: "mid/rid" → SSRC.
+    public var simulcastLayers: [String: UInt32] { layerSSRCs }
 
     /// The one stream a payload type has been seen on (RTX without an `ssrc-group:FID`).
     private func onlyStream(payloadType: UInt8) -> UInt32? {

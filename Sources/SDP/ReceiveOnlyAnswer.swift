@@ -31,6 +31,7 @@ public struct AnswerOptions: Sendable {
                     "urn:ietf:params:rtp-hdrext:sdes:mid", "urn:ietf:params:rtp-hdrext:ssrc-audio-level",
                     "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
                     "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01",
+                    "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id", "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id",
                 ],
                 sessionID: UInt64 = 1) {
         self.iceUfrag = iceUfrag
@@ -56,6 +57,26 @@ public struct AnsweredMedia: Sendable, Equatable {
     public var rejection: String?
     /// Offered `a=ssrc` entries (SSRC and CNAME), for grouping streams into participants.
     public var ssrcs: [UInt32]
+    /// The simulcast streams (RFC 8853 rids) accepted on this m-line, in the offer's order; empty without simulcast.
+    public var rids: [String] = []
+}
+
+extension SDPMediaSection {
+    /// The rids this m-line offers to send as simulcast (RFC 8853 `a=simulcast:send`, each with an
+    /// `a=rid:… send` line), the first alternative of each stream, and whether it starts paused (`~`); at most `limit`.
+    func offeredSimulcast(limit: Int) -> [(rid: String, paused: Bool)] {
+        guard let value = attribute("simulcast") else { return [] }
+        let declared = Set(attributes("rid").compactMap { line -> String? in
+            let parts = line.split(separator: " ")
+            return parts.count >= 2 && parts[1] == "send" ? String(parts[0]) : nil
+        })
+        let words = value.split(separator: " ")
+        guard let send = words.firstIndex(of: "send"), send + 1 < words.count else { return [] }
+        let streams = words[send + 1].split(separator: ";").compactMap { $0.split(separator: ",").first }.map { stream in
+            stream.hasPrefix("~") ? (rid: String(stream.dropFirst()), paused: true) : (rid: String(stream), paused: false)
+        }
+        return Array(streams.filter { declared.contains($0.rid) }.prefix(limit))
+    }
 }
 
 extension SessionDescription {
@@ -123,10 +144,17 @@ extension SessionDescription {
                     attributes.append(SDPAttribute("fmtp", "\(format.payloadType) \(text)"))
                 }
             }
+            // Simulcast (RFC 8853): receive every offered layer (up to three), as offered.
+            let rids = m.media == "video" ? m.offeredSimulcast(limit: 3) : []
+            if !rids.isEmpty {
+                attributes += rids.map { SDPAttribute("rid", "\($0.rid) recv") }
+                attributes.append(SDPAttribute("simulcast", "recv " + rids.map { ($0.paused ? "~" : "") + $0.rid }.joined(separator: ";")))
+            }
             attributes += options.candidates.map { SDPAttribute("candidate", $0) }
             sections.append(SDPMediaSection(media: m.media, port: 9, proto: m.proto, formats: chosen.map { String($0.payloadType) },
                                             connection: "IN IP4 0.0.0.0", attributes: attributes))
-            answered.append(AnsweredMedia(mid: mid, kind: m.media, payloadFormats: chosen, rejection: nil, ssrcs: m.ssrcs.map(\.ssrc)))
+            answered.append(AnsweredMedia(mid: mid, kind: m.media, payloadFormats: chosen, rejection: nil, ssrcs: m.ssrcs.map(\.ssrc),
+                                          rids: rids.map(\.rid)))
         }
         let accepted = answered.filter { $0.payloadFormats != nil }.map(\.mid)
         guard !accepted.isEmpty else {
