@@ -195,6 +195,14 @@ final class FileSink {
         }
     }
 
+    /// A second descriptor of the open file (the caller closes it): another thread can fsync
+    /// through it while this one goes on writing, and even after this sink is closed.
+    func duplicateDescriptor() -> Int32? {
+        guard let f = file else { return nil }
+        let fd = dup(fileno(f))
+        return fd >= 0 ? fd : nil
+    }
+
     func close() throws(CaptureError) {
         guard let f = file else { return }
         file = nil

@@ -223,5 +223,7 @@ public final class PcapWriter {
     }
 
     public func flush(sync: Bool = false) throws(CaptureError) { try sink.flush(sync: sync) }
+    /// A duplicate of the file's descriptor, for an fsync on another thread (the caller closes it).
+    public func duplicateDescriptor() -> Int32? { sink.duplicateDescriptor() }
     public func close() throws(CaptureError) { try sink.close() }
 }

@@ -136,6 +136,8 @@ public final class PeerConnection {
     public init(offer: String, hostAddresses: [STUNAddress], certificate: DTLSCertificate, options: PeerOptions = PeerOptions(),
                 credentials: ICECredentials = .random()) throws(PeerError) {
         self.options = options
+        // libsrtp's first use costs 150 ms (see `SRTPSession.prepare()`): spent here, before any media.
+        SRTPSession.prepare()
         rembEstimate = RembEstimator(ceiling: options.rembBitsPerSecond)
         let parsed = try Self.parse(offer)
         let remoteSetup = parsed.media.lazy.compactMap { $0.attribute("setup") }.first ?? parsed.attribute("setup") ?? "actpass"

@@ -52,7 +52,29 @@ public struct SRTPError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 /// libsrtp must be initialised once per process; a Swift global initialiser runs exactly once (swift_once).
-private let srtpInitStatus: Int32 = Int32(srtp_init().rawValue)
+///
+/// Debian builds libsrtp2 on NSS. `srtp_init` self-tests every cipher, and each cipher context
+/// initialises NSS afresh when no other one is open (10–15 ms each: softokn and sqlite loaded,
+/// /dev/urandom read): 14 times, 150 ms, which fell on the event loop at the first session, right
+/// as a publisher's media began (Chrome's congestion controller took the stall for congestion).
+/// ``SRTPSession/prepare()`` runs it ahead of that; one session made here and never freed keeps
+/// NSS up afterwards, so the key derivation of each new stream only counts a reference.
+private let srtpInitStatus: Int32 = {
+    let status = Int32(srtp_init().rawValue)
+    guard status == 0 else { return status }
+    var policy = srtp_policy_t()
+    srtp_crypto_policy_set_rtp_default(&policy.rtp)
+    srtp_crypto_policy_set_rtcp_default(&policy.rtcp)
+    policy.ssrc.type = ssrc_any_inbound
+    policy.window_size = 1024
+    var master = [UInt8](repeating: 0, count: 30)
+    var keepAlive: srtp_t?
+    _ = master.withUnsafeMutableBufferPointer { buf -> srtp_err_status_t in
+        policy.key = buf.baseAddress
+        return srtp_create(&keepAlive, &policy)
+    }
+    return status
+}()
 
 /// One direction of SRTP + SRTCP for any SSRC (`ssrc_any_inbound` / `ssrc_any_outbound`).
 public final class SRTPSession {
@@ -71,13 +93,18 @@ public final class SRTPSession {
     public let profile: Profile
     public let inbound: Bool
 
+    /// Initialises libsrtp (and NSS under it) now, so that the first session costs no more than
+    /// any other; returns the error if that failed. Cheap after the first call.
+    @discardableResult
+    public static func prepare() -> SRTPError? {
+        srtpInitStatus == 0 ? nil : SRTPError(status: srtpInitStatus, message: "srtp_init: \(SRTPError.name(of: srtpInitStatus))")
+    }
+
     /// - Parameters:
     ///   - key, salt: the master key and salt (16+14 bytes for CM, 16+12 for GCM).
     ///   - inbound: true to unprotect what a peer sends, false to protect what we send.
     public init(profile: Profile, key: [UInt8], salt: [UInt8], inbound: Bool) throws(SRTPError) {
-        guard srtpInitStatus == 0 else {
-            throw SRTPError(status: srtpInitStatus, message: "srtp_init: \(SRTPError.name(of: srtpInitStatus))")
-        }
+        if let failure = Self.prepare() { throw failure }
         guard key.count == profile.keyLength, salt.count == profile.saltLength else {
             throw SRTPError(status: 2, message: "\(profile) needs a \(profile.keyLength)-byte key and a "
                             + "\(profile.saltLength)-byte salt, got \(key.count) and \(salt.count)")
