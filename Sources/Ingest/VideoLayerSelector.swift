@@ -6,8 +6,8 @@ import Media
 /// (RFC 8853) sends the same camera as up to three streams of different sizes; a sender that
 /// restarts sends a new stream after the old one. Only one of them goes on, so the participant's
 /// file and tile never mix pictures:
-/// - at the start, ``startHoldMicros`` after the first keyframe, the largest stream that has sent a
-///   keyframe is chosen;
+/// - at the start, once every stream has sent a keyframe or ``startHoldMicros`` after the first
+///   one, the largest stream that has sent a keyframe is chosen;
 /// - a larger stream's keyframe switches to it at once (the sender raised or resumed a layer);
 /// - a chosen stream with no complete frame for ``stallMicros`` (the sender paused it, or it
 ///   broke) gives way to the largest other stream still flowing whose latest keyframe came after
@@ -19,7 +19,8 @@ import Media
 /// switch decisions and freezes are reported (``summary``).
 public struct VideoLayerSelector: Sendable {
     public static let stallMicros: Int64 = 500_000
-    public static let startHoldMicros: Int64 = 200_000
+    /// Longer than a live recording holds a newcomer's first frames for its Sender Reports (1.5 s).
+    public static let startHoldMicros: Int64 = 1_600_000
     public static let maxKept = 150
 
     /// One video stream as the selector saw it.
@@ -95,8 +96,11 @@ public struct VideoLayerSelector: Sendable {
         guard order.count > 1 else { return pass([frame]) }
         keep(frame)
         guard let current = selected else {
-            guard let first = firstKeyframe, arrival - first >= Self.startHoldMicros,
-                  let best = candidates(after: .min).first else { return [] }
+            // Every stream's keyframe, or the hold: a live recording may hand a stream's first frames
+            // over late (they wait for its Sender Report), so arrival times alone cannot tell.
+            let ready = candidates(after: .min)
+            guard let first = firstKeyframe, let best = ready.first,
+                  ready.count == order.count || arrival - first >= Self.startHoldMicros else { return [] }
             return choose(best, at: arrival)
         }
         if key == current {

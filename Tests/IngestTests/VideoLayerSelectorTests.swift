@@ -41,9 +41,19 @@ import Testing
         var selector = VideoLayerSelector()
         for key in [low, mid, high] { selector.addStream(key) }
         let passed = run(&selector, 0..<60, streams: [low, mid, high], keyframes: [low: [0], mid: [0], high: [0]])
-        // Held 200 ms (7 frames), then the high layer from its keyframe on: every one of its frames, nothing else.
+        // Every layer's keyframe is in at once: the high layer from its keyframe on, every one of its frames, nothing else.
         #expect(passed.allSatisfy { $0.0 == high } && passed.map(\.1) == Array(0..<60), "\(passed.map(\.1))")
         #expect(selector.summary.switches.map(\.ssrc) == [3] && selector.summary.switches[0].width == 1280)
+    }
+
+    @Test func withoutEveryLayersKeyframeTheChoiceWaitsForTheHold() {
+        var selector = VideoLayerSelector()
+        for key in [low, high] { selector.addStream(key) }
+        // The high layer's frames come late (live: they wait for its Sender Report); low's alone for 1.6 s.
+        let early = run(&selector, 0..<49, streams: [low], keyframes: [low: [0]])
+        #expect(early.isEmpty)
+        let passed = run(&selector, 0..<60, streams: [high], keyframes: [high: [0]])
+        #expect(passed.allSatisfy { $0.0 == high } && passed.map(\.1) == Array(0..<60), "\(passed.map(\.1))")
     }
 
     @Test func aPausedTopLayerFallsBackAtTheNextKeyframeAndReturns() {
