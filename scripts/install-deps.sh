@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages flowrec builds against and tests with, and the Python WebRTC peer
-# the live tests publish with (aiortc), if any are missing. Idempotent and quiet when everything
+# Installs the Debian packages flowrec builds against and tests with (the browsers the live tests
+# publish with among them: chromium, firefox-esr), and the Python WebRTC peer (aiortc), if any are missing. Idempotent and quiet when everything
 # is already there. Run as root on Debian 12.
 set -euo pipefail
 packages=(
   pkg-config bc time libopus-dev libvpx-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
   libsrtp2-dev libssl-dev libyuv-dev ffmpeg janus-tools janus coturn iproute2 util-linux procps python3-pip
+  chromium firefox-esr
 )
 missing=()
 for p in "${packages[@]}"; do
