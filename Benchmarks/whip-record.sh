@@ -24,7 +24,12 @@
 #   PUBLISH_ARGS="--noise"          extra whip_publish.py options (the default picture, a solid colour
 #                                   and a moving square, encodes to ~30 kbit/s, one packet a frame;
 #                                   --noise makes frames span several packets)
-# Needs root (unshare --net, ip), python3 with aiortc, ffprobe, /usr/bin/time.
+#   PUBLISHER=chromium              publish with headless Chromium instead (Tests/Live/browser_publish.py
+#                                   through Samples/whip-publisher.html, one busy 640×360@30 y4m camera made
+#                                   once with ffmpeg): Chrome's congestion control runs on the recorder's
+#                                   transport-cc feedback, so the bitrate each publisher held is measured
+#                                   (its own getStats and the file), beside the frames dropped.
+# Needs root (unshare --net, ip), python3 with aiortc, ffprobe, /usr/bin/time (and chromium for PUBLISHER=chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -42,9 +47,14 @@ else
 fi
 [ -x "$flowrec" ] || { echo "no flowrec binary at $flowrec" >&2; exit 1; }
 python=$(command -v "${PYTHON:-python3}")
-"$python" -c "import aiortc" || { echo "$python has no aiortc" >&2; exit 1; }
+publisher=${PUBLISHER:-aiortc}
+case $publisher in
+  aiortc) "$python" -c "import aiortc" || { echo "$python has no aiortc" >&2; exit 1; } ;;
+  chromium) command -v chromium >/dev/null || { echo "no chromium" >&2; exit 1; } ;;
+  *) echo "PUBLISHER must be aiortc or chromium" >&2; exit 64 ;;
+esac
 
-work=${BENCH_DIR:-/tmp/flowrec-bench}/whip-record-${seconds}s-${publishers}p
+work=${BENCH_DIR:-/tmp/flowrec-bench}/whip-record-${seconds}s-${publishers}p$([ "$publisher" = chromium ] && echo -chromium)
 rm -rf "$work"
 mkdir -p "$work"
 echo "whip-record: $publishers publisher(s) × ${seconds}s, flowrec $flowrec, work folder $work"
@@ -97,10 +107,17 @@ for _ in $(seq 100); do (exec 3<>/dev/tcp/10.99.0.1/8080) 2>/dev/null && break; 
 pids=""
 for i in $(seq 0 $((P - 1))); do
   (
-    timeout $((S + 60)) /usr/bin/time -f "%e %U %S %M" -o "$W/pub$i.time" \
-      "$PY" "$ROOT/Tests/Live/whip_publish.py" http://10.99.0.1:8080/whip/bench --seconds "$S" \
-      --size 640x360 --fps 30 --tone "${tones[i % 8]}" --colour "${colours[i % 8]}" --ice-host 10.99.0.2 $PUBARGS \
-      > "$W/pub$i.json" 2> "$W/pub$i.err"
+    if [ "$PUBLISHER" = chromium ]; then
+      timeout $((S + 90)) /usr/bin/time -f "%e %U %S %M" -o "$W/pub$i.time" \
+        "$PY" "$ROOT/Tests/Live/browser_publish.py" --browser chromium --url http://10.99.0.1:8080/whip/bench \
+        --seconds "$S" --page-host 10.99.0.2 --y4m "$W/camera.y4m" --summary-from 10 --log "$W/pub$i.log" $PUBARGS \
+        > "$W/pub$i.json" 2> "$W/pub$i.err"
+    else
+      timeout $((S + 60)) /usr/bin/time -f "%e %U %S %M" -o "$W/pub$i.time" \
+        "$PY" "$ROOT/Tests/Live/whip_publish.py" http://10.99.0.1:8080/whip/bench --seconds "$S" \
+        --size 640x360 --fps 30 --tone "${tones[i % 8]}" --colour "${colours[i % 8]}" --ice-host 10.99.0.2 $PUBARGS \
+        > "$W/pub$i.json" 2> "$W/pub$i.err"
+    fi
     echo "$? $EPOCHREALTIME" > "$W/pub$i.end"
   ) &
   pids="$pids $!"
@@ -115,7 +132,12 @@ wait $sampler
 sleep 0.2  # the stderr timestamper drains
 echo "flowrec exit $rc"
 EOF
-W=$work S=$seconds P=$publishers FLOWREC=$flowrec PY=$python ROOT=$root PUBARGS=${PUBLISH_ARGS:-} FLOWREC_ARGS=${FLOWREC_ARGS:-} \
+if [ "$publisher" = chromium ]; then
+  # One camera for every browser (made before the clock starts): testsrc2 under per-frame noise, as browser_publish.py makes it.
+  ffmpeg -v error -nostdin -y -f lavfi -i testsrc2=size=640x360:rate=30 -vf "noise=alls=16:allf=t+u,format=yuv420p" -t 10 \
+    "$work/camera.y4m" || { echo "ffmpeg could not make the camera" >&2; exit 1; }
+fi
+W=$work S=$seconds P=$publishers FLOWREC=$flowrec PY=$python ROOT=$root PUBARGS=${PUBLISH_ARGS:-} FLOWREC_ARGS=${FLOWREC_ARGS:-} PUBLISHER=$publisher \
   timeout $((seconds + 240)) unshare --net /bin/bash "$work/netns.sh" || echo "netns run failed: $?"
 
 # ---- outputs: ffprobe ------------------------------------------------------------------------------
@@ -134,8 +156,8 @@ for f in "$work"/out/room.p*.webm; do
 done
 
 # ---- analysis --------------------------------------------------------------------------------------
-CLK_TCK=$(getconf CLK_TCK) NPROC=$(nproc) W=$work S=$seconds P=$publishers "$python" - <<'EOF'
-import json, os, struct, glob
+CLK_TCK=$(getconf CLK_TCK) NPROC=$(nproc) W=$work S=$seconds P=$publishers ROOT=$root "$python" - <<'EOF'
+import json, os, struct, glob, sys
 
 W, S, P = os.environ["W"], int(os.environ["S"]), int(os.environ["P"])
 tck, ncpu = int(os.environ["CLK_TCK"]), int(os.environ["NPROC"])
@@ -240,6 +262,18 @@ for i in range(P):
     cpu = float(tm[1]) + float(tm[2]) if len(tm) >= 4 else None
     wall = float(tm[0]) if len(tm) >= 4 else None
     pub_cpu += cpu or 0
+    if j.get("browser"):
+        # browser_publish.py: the page's getStats samples; the last one holds the totals.
+        samples = j.get("samples") or [{}]
+        last = samples[-1]
+        video = (last.get("video") or [{}])[0]
+        secs = last.get("t") or 0
+        bwe = (j.get("summary") or {}).get("availableOutgoingBitrate") or {}
+        j = {"connected": j.get("connected"), "seconds": secs, "video_frames_sent": video.get("framesSent") or 0,
+             "audio_frames_sent": 0, "available_outgoing_bitrate": bwe,
+             "stats": {"video": {"packetsSent": video.get("packetsSent"), "bytesSent": video.get("bytesSent") or 0,
+                                 "nackCount": video.get("nackCount"), "pliCount": video.get("pliCount")},
+                       "audio": {"packetsSent": (last.get("audio") or {}).get("packetsSent")}}}
     secs = j.get("seconds") or 0
     vs = j.get("video_frames_sent", 0)
     st = j.get("stats", {})
@@ -255,6 +289,7 @@ for i in range(P):
         "video_kbps": round(st.get("video", {}).get("bytesSent", 0) * 8 / 1000 / secs, 1) if secs else None,
         "nacks_received": st.get("video", {}).get("nackCount"), "plis_received": st.get("video", {}).get("pliCount"),
         "remote_lost": (st.get("video", {}).get("remotePacketsLost"), st.get("audio", {}).get("remotePacketsLost")),
+        "available_outgoing_bitrate": j.get("available_outgoing_bitrate"),
     })
 
 if before and after:
@@ -396,7 +431,26 @@ for t in tracks:
           f"{str(t['rtp_sent']):>7}{str(t['rtp']):>7}{str(t['lost']):>5}{str(t['nacked']):>5}{str(t['repaired']):>4}{str(t['pli']):>4}")
 print("  (sent v/a: frames the publisher's tracks produced; rtp tx: its packetsSent when it stopped, read just"
       " before its DELETE, so a few more may follow; lost: flowrec's count of sequence gaps)")
-print(f"publishers (aiortc/Python): {pub_cpu:.1f} CPU s = {result['publishers_cpu']['cores']:.2f} cores; "
+# The bitrate each publisher held: its file's video from 10 s on (media_quality.py), and for a
+# browser its congestion controller's estimate (availableOutgoingBitrate, median from 10 s on).
+import subprocess
+held = []
+for t in tracks:
+    path = os.path.join(W, "out", f"room.{t['participant']}.webm")
+    try:
+        q = json.loads(subprocess.run([sys.executable, os.path.join(os.environ["ROOT"], "Tests/Live/media_quality.py"), path,
+                                       "--from", "10"], capture_output=True, text=True, timeout=120).stdout)
+        v = q.get("video") or {}
+        held.append({"participant": t["participant"], "kbps": v.get("kbps"), "fps": v.get("fps"), "longest_gap_s": v.get("longest_gap"),
+                     "widths": v.get("widths")})
+    except (ValueError, OSError, subprocess.SubprocessError):
+        held.append({"participant": t["participant"]})
+estimates = [(p.get("available_outgoing_bitrate") or {}).get("median") for p in pubs]
+print("held from 10 s: " + "; ".join(f"{h['participant']} {h.get('kbps')} kbit/s at {h.get('fps')} fps, widths {h.get('widths')}, "
+                                      f"longest gap {h.get('longest_gap_s')} s" for h in held))
+if any(estimates):
+    print(f"browsers' availableOutgoingBitrate (median from 10 s): {estimates}")
+print(f"publishers ({'Chromium' if any(p.get('available_outgoing_bitrate') for p in pubs) else 'aiortc/Python'}): {pub_cpu:.1f} CPU s = {result['publishers_cpu']['cores']:.2f} cores; "
       f"fps sent {result['publishers_cpu']['fps_sent']} (target 30), video kbit/s {result['publishers_cpu']['video_kbps']}; "
       f"exits {result['publishers_cpu']['exits']}")
 print(f"machine: {ncpu} CPUs, busy {machine.get('busy_cores')} cores, of which others {machine.get('others_cores')}; "
@@ -420,5 +474,7 @@ print("RESULT " + json.dumps({
     "rtp_sent": [t["rtp_sent"] for t in tracks], "rtp_received": [t["rtp"] for t in tracks],
     "publisher_fps": result["publishers_cpu"]["fps_sent"], "publisher_cores": result["publishers_cpu"]["cores"],
     "machine_others_cores": machine.get("others_cores"), "warnings": len(manifest.get("warnings", [])),
+    "held_kbps": [h.get("kbps") for h in held], "held_fps": [h.get("fps") for h in held],
+    "available_outgoing_bitrate": estimates,
 }, separators=(",", ":")))
 EOF

@@ -25,9 +25,13 @@ enum LiveNetwork {
         sysctl -qw net.ipv4.conf.all.accept_local=1 net.ipv4.conf.v0.accept_local=1 net.ipv4.conf.v1.accept_local=1
         """
 
-    /// Runs a bash script in a new network namespace.
+    /// Runs a bash script in a new network namespace, with no signal blocked: the test process's
+    /// children inherit its blocked signal mask (TERM among them), so `timeout` and `kill` in a
+    /// script would otherwise do nothing.
     static func run(_ script: String) throws -> Tool.Result {
-        try Tool.run("/usr/bin/unshare", ["--net", "/bin/bash", script])
+        try Tool.run("/usr/bin/unshare", ["--net", python, "-c",
+                                          "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, set()); os.execv('/bin/bash', ['bash', sys.argv[1]])",
+                                          script])
     }
 }
 
