@@ -405,7 +405,8 @@ public final class PeerConnection {
                                                            nack: negotiated.nackPayloadTypes.contains(packet.payloadType))
         let isNew = streams[packet.ssrc] == nil
         if stream.mid == nil { stream.mid = negotiated.midOfSSRC[packet.ssrc] ?? midExtension(of: packet) }
-        if stream.rid == nil, !viaRTX, let mid = stream.mid, let rid = text(of: packet, extension: negotiated.ridExtensionID) {
+        if stream.rid == nil, !viaRTX, layerSSRCs.count < Self.maxLayers, let mid = stream.mid,
+           let rid = text(of: packet, extension: negotiated.ridExtensionID) {
             stream.rid = rid
             layerSSRCs[mid + "/" + rid] = packet.ssrc
         }
@@ -433,7 +434,8 @@ public final class PeerConnection {
     /// An RTX packet naming the layer it repairs (`repaired-rtp-stream-id`, RFC 8852): its SSRC
     /// repairs that layer's (simulcast senders announce no `ssrc-group:FID`).
     private func learnRepairedLayer(of packet: RTPPacket) {
-        guard rtxOfLayers[packet.ssrc] == nil, let rid = text(of: packet, extension: negotiated.repairedRidExtensionID),
+        guard rtxOfLayers[packet.ssrc] == nil, rtxOfLayers.count < Self.maxLayers,
+              let rid = text(of: packet, extension: negotiated.repairedRidExtensionID),
               let mid = midExtension(of: packet) ?? negotiated.midOfSSRC[packet.ssrc], let media = layerSSRCs[mid + "/" + rid] else { return }
         rtxOfLayers[packet.ssrc] = media
     }
@@ -459,6 +461,9 @@ public final class PeerConnection {
     /// A simulcast layer without a packet this long has stopped; layers are looked at this often.
     static let layerStallMicros: Int64 = 300_000
     static let layerCheckMicros: Int64 = 100_000
+    /// Layers (and their RTX) learned at most, whatever a peer's SSRCs and rids: three per video
+    /// m-line is what is answered.
+    static let maxLayers = 32
 
     /// The simulcast layers by rid, per m-line: "mid/rid" → SSRC.
     public var simulcastLayers: [String: UInt32] { layerSSRCs }
