@@ -73,10 +73,7 @@ public final class LiveOutputs: @unchecked Sendable {
         self.blockWhenFull = blockWhenFull
         self.clock = clock ?? { LiveClock.wallMicros() }
         maxQueued = maxQueuedPackets
-        let thread = Thread { [self] in
-            Self.yieldToTheNetwork()
-            run(LiveOutputsWorker(out: out, pipeline: pipeline, overwrite: overwrite))
-        }
+        let thread = Thread { [self] in run(LiveOutputsWorker(out: out, pipeline: pipeline, overwrite: overwrite)) }
         thread.name = "flowrec-live-outputs"
         thread.start()
     }
@@ -195,18 +192,6 @@ public final class LiveOutputs: @unchecked Sendable {
         finished = true
         condition.broadcast()
         condition.unlock()
-    }
-}
-
-extension LiveOutputs {
-    /// Lowers the calling thread's priority (nice 10; libvpx's encoder threads, made from it, inherit
-    /// it): when the cores are short, the event loops that time every packet for the senders'
-    /// congestion control come first, and the outputs, which run seconds behind, catch up after.
-    static func yieldToTheNetwork() {
-        #if os(Linux)
-        // On Linux, 0 names the calling thread (nice is a per-thread attribute there).
-        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
-        #endif
     }
 }
 
