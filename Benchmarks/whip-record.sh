@@ -54,7 +54,9 @@ case $publisher in
   *) echo "PUBLISHER must be aiortc or chromium" >&2; exit 64 ;;
 esac
 
-work=${BENCH_DIR:-/tmp/flowrec-bench}/whip-record-${seconds}s-${publishers}p$([ "$publisher" = chromium ] && echo -chromium)
+suffix=""
+if [ "$publisher" = chromium ]; then suffix=-chromium; fi
+work=${BENCH_DIR:-/tmp/flowrec-bench}/whip-record-${seconds}s-${publishers}p$suffix
 rm -rf "$work"
 mkdir -p "$work"
 echo "whip-record: $publishers publisher(s) × ${seconds}s, flowrec $flowrec, work folder $work"
