@@ -27,8 +27,6 @@ public struct TransportFeedbackGenerator: Sendable {
     private var nextDueMicros: Int64?
     /// Packets received since the last feedback.
     public private(set) var pendingPackets = 0
-    /// Feedback packets built so far.
-    public private(set) var sent = 0
 
     public init() {}
 
@@ -71,7 +69,6 @@ public struct TransportFeedbackGenerator: Sendable {
         windowStart = highest + 1
         pendingPackets = 0
         nextDueMicros = nil  // until the next packet: then one interval from it
-        sent += packets.count
         // Forget arrivals no late packet could still be reported among.
         let oldest = nowMicros - historyMicros
         arrivals = arrivals.filter { $0.value >= oldest }
