@@ -234,12 +234,25 @@ public final class DTLSEndpoint {
         public var mtu: Int
         /// First retransmission timeout (OpenSSL's default is 1 s), doubled on each retransmission up to 60 s.
         public var initialRetransmitMillis: Int?
+        /// The DTLS 1.2 cipher suites (OpenSSL's list syntax), most preferred first; as a server the
+        /// endpoint picks by this order, not the client's.
+        public var cipherSuites: String
+
+        /// AEAD suites only (AES-GCM, ChaCha20-Poly1305), as RFC 9325 recommends and every WebRTC stack
+        /// offers. CBC suites are left out: OpenSSL ends a CBC association on some malformed records
+        /// (wrong length for the block size) instead of discarding them, so one forged datagram from
+        /// the peer's address would end a recording.
+        public static let defaultCipherSuites = [
+            "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+            "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+        ].joined(separator: ":")
 
         public init(srtpProfiles: [SRTPProfile] = [.aeadAes128Gcm, .aes128CmSha1_80], mtu: Int = 1200,
-                    initialRetransmitMillis: Int? = nil) {
+                    initialRetransmitMillis: Int? = nil, cipherSuites: String = Options.defaultCipherSuites) {
             self.srtpProfiles = srtpProfiles
             self.mtu = mtu
             self.initialRetransmitMillis = initialRetransmitMillis
+            self.cipherSuites = cipherSuites
         }
     }
 
@@ -264,6 +277,10 @@ public final class DTLSEndpoint {
     /// The raw RFC 5764 exporter output (client key | server key | client salt | server salt), for tests.
     private(set) var exportedKeyingMaterial: [UInt8]?
     private var fingerprintMismatch: String?
+    /// Set when the handshake completes: what may reach OpenSSL from then on.
+    private var recordFilter: DTLSRecordFilter?
+    /// Records discarded unread since the handshake (malformed, wrong epoch, too short to be genuine).
+    public private(set) var discardedRecords = 0
 
     public init(role: DTLSRole, certificate: DTLSCertificate, remoteFingerprint: String,
                 options: Options = Options()) throws(DTLSError) {
@@ -273,7 +290,8 @@ public final class DTLSEndpoint {
         guard !options.srtpProfiles.isEmpty else { throw DTLSError(reason: "no SRTP profile to offer") }
         guard (256...65_535).contains(options.mtu) else { throw DTLSError(reason: "MTU \(options.mtu) out of range") }
         ERR_clear_error()
-        let context = try DTLSEndpoint.makeContext(certificate: certificate, profiles: options.srtpProfiles)
+        let context = try DTLSEndpoint.makeContext(certificate: certificate, profiles: options.srtpProfiles,
+                                                   cipherSuites: options.cipherSuites)
         guard let ssl = SSL_new(context) else {
             SSL_CTX_free(context)
             throw .openSSL("SSL_new")
@@ -317,7 +335,8 @@ public final class DTLSEndpoint {
         SSL_CTX_free(context)
     }
 
-    private static func makeContext(certificate: DTLSCertificate, profiles: [SRTPProfile]) throws(DTLSError) -> OpaquePointer {
+    private static func makeContext(certificate: DTLSCertificate, profiles: [SRTPProfile],
+                                    cipherSuites: String) throws(DTLSError) -> OpaquePointer {
         guard let ctx = SSL_CTX_new(DTLS_method()) else { throw .openSSL("SSL_CTX_new") }
         let srtp = profiles.map(\.openSSLName).joined(separator: ":")
         let ok = flowrec_ssl_ctx_set_min_proto_version(ctx, DTLS1_2_VERSION) == 1
@@ -326,11 +345,13 @@ public final class DTLSEndpoint {
             && SSL_CTX_use_PrivateKey(ctx, certificate.privateKey) == 1
             && SSL_CTX_check_private_key(ctx) == 1
             && SSL_CTX_set_tlsext_use_srtp(ctx, srtp) == 0  // 0 is success here
+            && SSL_CTX_set_cipher_list(ctx, cipherSuites) == 1
         guard ok else {
             SSL_CTX_free(ctx)
             throw .openSSL("DTLS context setup")
         }
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, dtlsVerifyCallback)
+        flowrec_ssl_ctx_prefer_server_ciphers(ctx)
         flowrec_ssl_ctx_disable_renegotiation(ctx)  // WebRTC never renegotiates; refuse a peer that tries
         return ctx
     }
@@ -353,6 +374,13 @@ public final class DTLSEndpoint {
         var events = DTLSEvents()
         guard !datagram.isEmpty, !isClosed else { return events }
         if case .failed = state { return events }
+        var datagram = datagram
+        if let recordFilter {
+            let (passed, dropped) = recordFilter.filter(datagram)
+            discardedRecords += dropped
+            guard let passed else { return events }
+            datagram = passed
+        }
         let written = datagram.withUnsafeBytes { BIO_write(readBIO, $0.baseAddress, Int32($0.count)) }
         guard written == Int32(datagram.count) else {
             ERR_clear_error()
@@ -395,6 +423,12 @@ public final class DTLSEndpoint {
         let r = data.withUnsafeBytes { SSL_write(ssl, $0.baseAddress, Int32($0.count)) }
         if r <= 0 { ERR_clear_error() }
         return drainOutgoing()
+    }
+
+    /// The negotiated suite's OpenSSL name, once connected.
+    public var negotiatedCipherSuite: String? {
+        guard case .connected = state, let cipher = SSL_get_current_cipher(ssl), let name = SSL_CIPHER_get_name(cipher) else { return nil }
+        return String(cString: name)
     }
 
     /// Sends close_notify.
@@ -458,6 +492,7 @@ public final class DTLSEndpoint {
             return
         }
         exportedKeyingMaterial = exported
+        recordFilter = DTLSRecordFilter.forConnection(ssl)
         state = .connected(material)
         events.connected = material
     }

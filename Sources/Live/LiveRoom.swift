@@ -73,19 +73,23 @@ public actor LiveRoom: WHIPBackend {
                 id: id, participant: participant, offer: offer, group: group, bindHost: options.bindHost, ports: options.udpPorts,
                 hostAddresses: options.candidateHosts, certificate: certificate, options: options.peer,
                 captureFolder: options.captureFolder, liveOutputs: options.liveOutputs,
+                onConnected: { [logger] remote in
+                    logger.info("publisher connected", metadata: ["participant": "\(participant)", "connection": "\(id)",
+                                                                  "remote": "\(remote ?? "")"])
+                },
                 onFailure: { [weak self] _ in Task { await self?.drop(id) } })
         } catch let error as PeerError {
             throw WHIPError.badRequest(error.description)
         }
         sessions[id] = session
         emptySinceMicros = nil
-        logger.info("publisher connected", metadata: ["participant": "\(participant)", "connection": "\(id)",
-                                                      "remote": "\(remoteAddress ?? "")"])
+        logger.info("publisher offered", metadata: ["participant": "\(participant)", "connection": "\(id)",
+                                                    "http_remote": "\(remoteAddress ?? "")"])
         return WHIPSessionCreated(session: id, answer: session.answer, etag: "\"\(id)\"")
     }
 
     public func updateSession(room: String, session: String, fragment: WHIPFragment) async throws -> String? {
-        guard let peer = sessions[session] else { throw WHIPError.notFound("no session \(session)") }
+        guard room == options.room, let peer = sessions[session] else { throw WHIPError.notFound("no session \(session) in room '\(room)'") }
         var answer: String?
         if let remote = await peer.currentRemoteUfrag(), fragment.isICERestart(currentUfrag: remote) {
             guard let ufrag = fragment.ufrag, let pwd = fragment.pwd else { throw WHIPError.badRequest("ICE restart without a=ice-pwd") }
@@ -96,7 +100,8 @@ public actor LiveRoom: WHIPBackend {
     }
 
     public func deleteSession(room: String, session: String) async throws {
-        guard sessions[session] != nil else { throw WHIPError.notFound("no session \(session)") }
+        // The room in the path must be the session's: a session id of another room is not found.
+        guard room == options.room, sessions[session] != nil else { throw WHIPError.notFound("no session \(session) in room '\(room)'") }
         await drop(session)
     }
 

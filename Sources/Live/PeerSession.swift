@@ -28,6 +28,8 @@ public struct PeerSessionSummary: Sendable, Codable, Equatable {
     public var rembBitsPerSecond: Int? = nil
     /// A simulcast sender's layers: `mid/rid` → SSRC (the outputs' `video.layers` name the SSRCs).
     public var simulcastLayers: [String: UInt32]? = nil
+    /// DTLS records discarded unread after the handshake (forged or malformed), when any were.
+    public var dtlsRecordsDiscarded: Int? = nil
 }
 
 /// One peer connection: a UDP socket on a SwiftNIO event loop driving a ``RecordingPeer`` (the
@@ -48,10 +50,12 @@ final class PeerSession: @unchecked Sendable {
     /// Binds a UDP socket on `bindHost`, answers `offer` with candidates on `hostAddresses` and that
     /// socket's port, and writes captures into `captureFolder` (all for `participant`, or by m-line
     /// once ``route(_:)`` says whose each is), passing each packet on to `liveOutputs` too.
-    /// `onFailure` is called once on the event loop when the connection fails for good.
+    /// `onConnected` is called once on the event loop when media can flow (ICE and DTLS up), with the
+    /// remote address; `onFailure` once when the connection fails for good.
     static func open(id: String, participant: String?, offer: String, group: any EventLoopGroup, bindHost: String,
                      ports: ClosedRange<Int>?, hostAddresses: [String], certificate: DTLSCertificate, options: PeerOptions,
                      captureFolder: String, captureSuffix: String = "", liveOutputs: LiveOutputs? = nil,
+                     onConnected: (@Sendable (String?) -> Void)? = nil,
                      onFailure: @escaping @Sendable (String) -> Void) async throws -> PeerSession {
         let router = DatagramRouter()
         let channel = try await bind(host: bindHost, ports: ports, group: group, router: router)
@@ -66,7 +70,8 @@ final class PeerSession: @unchecked Sendable {
                 let core = try RecordingPeer(id: id, participant: participant, offer: offer, hostAddresses: hosts, certificate: certificate,
                                              options: options, captureFolder: captureFolder, captureSuffix: captureSuffix,
                                              liveOutputs: liveOutputs, captureAddress: hosts.first ?? STUNAddress(ip: "0.0.0.0", port: UInt16(port)),
-                                             nowMicros: now, wallOffsetMicros: LiveClock.wallMicros() - now, onFailure: onFailure)
+                                             nowMicros: now, wallOffsetMicros: LiveClock.wallMicros() - now,
+                                             onConnected: onConnected, onFailure: onFailure)
                 let session = PeerSession(id: id, participant: participant, channel: channel, core: core)
                 router.session = session
                 session.reschedule(now: now)

@@ -24,8 +24,10 @@ public final class RecordingPeer {
     /// Added to `nowMicros` (the protocol clock) to give the capture clock (µs since the epoch).
     private let wallOffsetMicros: Int64
     private var counters: PeerSessionSummary
-    /// Called once when the connection fails for good (ICE, consent, DTLS).
+    /// Called once when the connection fails for good (ICE, consent, DTLS, the connect timeout).
     private var onFailure: ((String) -> Void)?
+    /// Called once when media can flow, with the publisher's address.
+    private var onConnected: ((String?) -> Void)?
 
     /// Answers `offer` with candidates on `hostAddresses` and writes captures into `captureFolder`
     /// (all for `participant`, or by m-line once ``route(_:nowMicros:)`` says whose each is), passing
@@ -35,10 +37,11 @@ public final class RecordingPeer {
     public init(id: String, participant: String?, offer: String, hostAddresses: [STUNAddress], certificate: DTLSCertificate,
                 options: PeerOptions, captureFolder: String, captureSuffix: String = "", liveOutputs: LiveOutputs? = nil,
                 captureAddress: STUNAddress? = nil, nowMicros: Int64, wallOffsetMicros: Int64,
-                onFailure: ((String) -> Void)? = nil) throws(PeerError) {
+                onConnected: ((String?) -> Void)? = nil, onFailure: ((String) -> Void)? = nil) throws(PeerError) {
         self.id = id
         self.participant = participant
         self.wallOffsetMicros = wallOffsetMicros
+        self.onConnected = onConnected
         self.onFailure = onFailure
         peer = try PeerConnection(offer: offer, hostAddresses: hostAddresses, certificate: certificate, options: options)
         answer = peer.answer
@@ -133,6 +136,7 @@ public final class RecordingPeer {
         summary.transportFeedbackSent = stats.transportFeedbackSent > 0 ? stats.transportFeedbackSent : nil
         summary.rembBitsPerSecond = stats.rembBitsPerSecond > 0 ? Int(stats.rembBitsPerSecond) : nil
         summary.simulcastLayers = peer.simulcastLayers.isEmpty ? nil : peer.simulcastLayers
+        summary.dtlsRecordsDiscarded = peer.dtlsRecordsDiscarded > 0 ? peer.dtlsRecordsDiscarded : nil
         return summary
     }
 
@@ -146,7 +150,10 @@ public final class RecordingPeer {
         }
         for event in output.events {
             switch event {
-            case .connected: counters.connected = true
+            case .connected:
+                counters.connected = true
+                onConnected?(peer.remoteAddress?.description)
+                onConnected = nil
             case .failed(let reason):
                 counters.failure = reason
                 onFailure?(reason)

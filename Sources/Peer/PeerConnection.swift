@@ -30,6 +30,9 @@ public struct PeerOptions: Sendable {
     public var keyframeRequestIntervalMicros: Int64 = 500_000
     /// The CNAME of our (never sending) RTCP source.
     public var cname = "flowrec"
+    /// A connection whose media (ICE and DTLS) is not up this long after the first call fails, so an
+    /// offer that can never connect (no candidates, a vanished peer) does not hold its slot; nil: no limit.
+    public var connectTimeoutMicros: Int64? = 15_000_000
 
     public init() {}
 }
@@ -99,6 +102,10 @@ public final class PeerConnection {
     public private(set) var stats = PeerStats()
     public private(set) var isConnected = false
     public private(set) var failure: String?
+    /// The publisher's address on the selected ICE pair, once there is one.
+    public var remoteAddress: STUNAddress? { ice.selectedPair?.remote.address }
+    /// DTLS records discarded unread since the handshake (forged or malformed: RFC 6347 §4.1.2.7).
+    public var dtlsRecordsDiscarded: Int { dtls.discardedRecords }
     /// Every local candidate is known: the host ones from the start, the relayed one (with
     /// `options.ice.turnServer`) once the TURN server answered or was given up.
     public var isGatheringComplete: Bool { ice.isGatheringComplete }
@@ -119,6 +126,8 @@ public final class PeerConnection {
     private var events: [PeerEvent] = []
     /// The latest time given to `receive` or `poll`.
     private var lastNowMicros: Int64 = 0
+    /// When an unconnected peer fails: `connectTimeoutMicros` after the first `receive` or `poll`.
+    private var connectDeadlineMicros: Int64?
     private var trickled: [String] = []
     private var transportFeedback = TransportFeedbackGenerator()
     /// Simulcast layers learned from the rid header extensions: "mid/rid" → SSRC, RTX SSRC → layer SSRC.
@@ -247,6 +256,7 @@ public final class PeerConnection {
     /// Takes one datagram from the socket.
     public func receive(_ datagram: [UInt8], from: STUNAddress, nowMicros: Int64) {
         lastNowMicros = nowMicros
+        startConnectClock(nowMicros)
         switch ice.receive(datagram, from: from, nowMicros: nowMicros) {
         case .handled(let replies): transmits += replies
         case .dropped: break
@@ -258,11 +268,15 @@ public final class PeerConnection {
     /// Runs the timers that are due: ICE checks and consent, DTLS retransmissions, NACKs, reports.
     public func poll(nowMicros: Int64) {
         lastNowMicros = nowMicros
+        startConnectClock(nowMicros)
         transmits += ice.poll(nowMicros: nowMicros)
         collectICE(nowMicros: nowMicros)
         if dtlsStarted, !isConnected, failure == nil, let due = dtls.nextTimeoutMillis, due <= nowMicros / 1000 {
             sendDTLS(dtls.handleTimeout(nowMillis: nowMicros / 1000))
             if case .failed(let reason) = dtls.state { fail("DTLS: \(reason)") }
+        }
+        if !isConnected, failure == nil, let deadline = connectDeadlineMicros, nowMicros >= deadline {
+            fail(connectTimeoutReason)
         }
         guard isConnected else { return }
         sendNacks(nowMicros: nowMicros)
@@ -281,6 +295,7 @@ public final class PeerConnection {
         var deadlines = [ice.nextDeadlineMicros, nextReportMicros, isConnected ? transportFeedback.nextDeadline : nil,
                          isConnected && !layerSSRCs.isEmpty ? nextLayerCheckMicros : nil]
         if dtlsStarted, !isConnected, let millis = dtls.nextTimeoutMillis { deadlines.append(millis * 1000) }
+        if !isConnected, failure == nil { deadlines.append(connectDeadlineMicros) }
         for stream in streams.values {
             deadlines.append(stream.nacks?.nextDeadline())
             if isConnected, stream.awaitsKeyframe {
@@ -595,6 +610,26 @@ public final class PeerConnection {
 
     private func sendDTLS(_ records: [[UInt8]]) {
         for record in records { if let transmit = ice.send(record) { transmits.append(transmit) } }
+    }
+
+    private func startConnectClock(_ nowMicros: Int64) {
+        guard connectDeadlineMicros == nil, let timeout = options.connectTimeoutMicros else { return }
+        connectDeadlineMicros = nowMicros + timeout
+    }
+
+    /// Why the connection never came up: which step it was waiting for.
+    private var connectTimeoutReason: String {
+        let tenths = (options.connectTimeoutMicros ?? 0) / 100_000
+        let seconds = tenths % 10 == 0 ? "\(tenths / 10)" : "\(tenths / 10).\(tenths % 10)"
+        let step: String
+        if ice.remoteCandidates.isEmpty && ice.selectedPair == nil {
+            step = "no remote candidate was given or reached us"
+        } else if ice.selectedPair == nil {
+            step = "ICE found no working pair"
+        } else {
+            step = "the DTLS handshake did not finish"
+        }
+        return "not connected within \(seconds) s: \(step)"
     }
 
     private func fail(_ reason: String) {

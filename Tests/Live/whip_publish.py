@@ -5,7 +5,7 @@
         [--fps N] [--noise] [--token T] [--video-codec vp8|vp9] [--no-audio] [--no-video]
         [--answer-candidate-rewrite IP:PORT] [--offer-candidate-rewrite IP:PORT]
         [--ice-host IP[,IP...]] [--start-delay S] [--dtls-role auto|client|server]
-        [--log FILE] [--debug] [--twcc-log FILE]
+        [--log FILE] [--debug] [--twcc-log FILE] [--forge-dtls-at S]
 
 Sends a sine tone (opus) and a solid-colour picture with a moving white square
 (VP8, or VP9 via vp9_rtp.py), stays up S seconds after the connection state
@@ -343,6 +343,8 @@ async def run(args) -> int:
             break
 
         started = time.monotonic()
+        if args.forge_dtls_at is not None:
+            asyncio.ensure_future(forge_dtls_records(pc, args.forge_dtls_at, result))
         try:
             await asyncio.wait_for(ended.wait(), args.seconds)
         except asyncio.TimeoutError:
@@ -382,6 +384,32 @@ async def run(args) -> int:
             log.warning("pc.close() timed out")
 
 
+def forged_dtls_records():
+    """DTLS 1.2 record headers with bodies that cannot authenticate: every content type in 20..25
+    and 63, epochs 0, 1, 2 and 65535, bodies of 0 to 40 bytes (the issue's 15-byte datagram is
+    type 21..23, epoch 1, a 2-byte body)."""
+    for ctype in (20, 21, 22, 23, 24, 25, 63):
+        for epoch in (0, 1, 2, 0xFFFF):
+            for length in (0, 1, 2, 3, 8, 16, 24, 40):
+                body = bytes([2, 40] + [0x5A] * (length - 2)) if length >= 2 else bytes([2] * length)
+                yield (bytes([ctype, 0xFE, 0xFD, epoch >> 8, epoch & 0xFF, 0, 0, 0, 0, 0, 9,
+                              length >> 8, length & 0xFF]) + body)
+
+
+async def forge_dtls_records(pc, at, result):
+    """At `at` seconds, sends the forged records over the selected ICE pair: the recorder sees them
+    from the publisher's own address and port, as an attacker spoofing it would make them arrive."""
+    await asyncio.sleep(at)
+    sent = 0
+    for t in pc.getTransceivers():
+        connection = t.sender.transport.transport._connection  # aioice.Connection
+        for record in forged_dtls_records():
+            await connection.send(record)
+            sent += 1
+        break
+    result["forged_dtls_records"] = sent
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description="WHIP publisher (aiortc) for flowrec tests")
     p.add_argument("url")
@@ -413,6 +441,8 @@ def main() -> int:
                    help="offer transport-cc, number every packet, and log the recorder's RTCP (hex) to FILE "
                         "and each packet's transport-wide sequence number and send time to FILE.sent (twcc_capture.py)")
     p.add_argument("--debug", action="store_true", help="DEBUG level logs (per packet)")
+    p.add_argument("--forge-dtls-at", type=float, metavar="S",
+                   help="S s after connecting, send forged DTLS records from our own address and port")
     args = p.parse_args()
     if args.no_audio and args.no_video:
         p.error("nothing to send: --no-audio and --no-video together")

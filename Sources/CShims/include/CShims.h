@@ -85,6 +85,10 @@ static inline int flowrec_ssl_ctx_set_max_proto_version(SSL_CTX *ctx, int versio
 static inline void flowrec_ssl_ctx_disable_renegotiation(SSL_CTX *ctx) {
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 }
+/// As a server, choose the cipher suite by our list's order rather than the client's.
+static inline void flowrec_ssl_ctx_prefer_server_ciphers(SSL_CTX *ctx) {
+    SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+}
 /// Turns off MTU discovery (memory BIOs have no path MTU) and fixes the link MTU instead.
 static inline void flowrec_ssl_set_fixed_mtu(SSL *ssl, long mtu) {
     SSL_set_options(ssl, SSL_OP_NO_QUERY_MTU);
