@@ -28,12 +28,14 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     private let responder: any HTTPResponder
     private let maxBodyBytes: Int
+    private let activity: HTTPConnectionActivity
     private var state = State.idle
     private var active = true
 
-    init(responder: any HTTPResponder, maxBodyBytes: Int) {
+    init(responder: any HTTPResponder, maxBodyBytes: Int, activity: HTTPConnectionActivity) {
         self.responder = responder
         self.maxBodyBytes = maxBodyBytes
+        self.activity = activity
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -62,6 +64,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         case .end:
             guard case .receiving(let head, let body) = state else { return }
             state = .responding
+            activity.requestRead()
             respond(to: head, body: body, context: context)
         }
     }
@@ -111,6 +114,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// 413 before the body is read: answered at once, output closed, the remaining upload dropped.
     private func refuseOversized(head: HTTPRequestHead, context: ChannelHandlerContext) {
         state = .discarding
+        activity.requestRead()
         let response = responder.payloadTooLarge(Self.request(head, body: [], context: context))
         write(response, for: head, keepAlive: false, context: context)
     }
@@ -139,7 +143,10 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         }
         let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        guard !keepAlive else { return }
+        guard !keepAlive else {
+            activity.responseWritten()
+            return
+        }
         written.assumeIsolated().whenComplete { _ in
             // Half-close so the client reads the whole response before any reset; whatever it still
             // sends is dropped, and the connection closes on its EOF or after the linger time.

@@ -9,25 +9,37 @@ struct HTTPStopEvent: Sendable {
 }
 
 /// In the listening channel's pipeline (before the acceptor): keeps the accepted connections so
-/// `HTTPServer.stop` can close them, also on an event loop group it does not own, and closes
-/// those beyond the limit at once. Confined to the listening channel's event loop.
+/// `HTTPServer.stop` can close them, also on an event loop group it does not own, and at the limit
+/// makes room for a new one by closing the oldest idle (else the slowest) connection, or refuses
+/// it when every connection is being answered. Confined to the listening channel's event loop.
 final class HTTPConnectionTracker: ChannelInboundHandler {
     typealias InboundIn = any Channel
     typealias InboundOut = any Channel
 
     private let limit: Int?
+    private let registry: HTTPConnectionRegistry
     private var connections: [ObjectIdentifier: any Channel] = [:]
     private var stopped: EventLoopPromise<Void>?
+    /// Connections closed to make room for newer ones, and new ones refused (all busy).
+    private(set) var evicted = 0
+    private(set) var refused = 0
 
-    init(limit: Int?) {
+    init(limit: Int?, registry: HTTPConnectionRegistry = HTTPConnectionRegistry()) {
         self.limit = limit
+        self.registry = registry
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let connection = unwrapInboundIn(data)
         if let limit, connections.count >= limit {
-            connection.close(promise: nil) // as the acceptor closes one its initializer refused
-            return
+            guard let victim = leastValuableConnection() else {
+                refused += 1
+                connection.close(promise: nil) // as the acceptor closes one its initializer refused
+                return
+            }
+            evicted += 1
+            connections[ObjectIdentifier(victim)] = nil // its close completes later; the slot is taken now
+            victim.close(promise: nil)
         }
         let id = ObjectIdentifier(connection)
         connections[id] = connection
@@ -53,6 +65,19 @@ final class HTTPConnectionTracker: ChannelInboundHandler {
             for connection in self.connections.values { connection.close(promise: nil) }
         }
         completeStopIfIdle()
+    }
+
+    /// The connection to close for a newcomer: idle ones first (longest idle), then those still
+    /// sending a request (longest at it); nil when all are being answered.
+    private func leastValuableConnection() -> (any Channel)? {
+        var best: (channel: any Channel, rank: (tier: Int, since: NIODeadline))?
+        for channel in connections.values {
+            // A connection whose initializer has not run yet has just been accepted: leave it be.
+            guard let rank = registry.activity(of: channel)?.evictionRank else { continue }
+            if let current = best?.rank, (current.tier, current.since) <= (rank.tier, rank.since) { continue }
+            best = (channel, rank)
+        }
+        return best?.channel
     }
 
     private func completeStopIfIdle() {

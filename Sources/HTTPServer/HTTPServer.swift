@@ -41,17 +41,19 @@ public final class HTTPServer: Sendable {
     /// Sets up an accepted connection's pipeline: idle timeout, HTTP/1.1 codec with pipelining and
     /// protocol-error handling (400), then the handler that reads whole requests and answers them.
     static func configureConnection(_ pipeline: ChannelPipeline.SynchronousOperations, configuration: HTTPServerConfiguration,
-                                    responder: any HTTPResponder) throws {
+                                    responder: any HTTPResponder, activity: HTTPConnectionActivity = HTTPConnectionActivity()) throws {
         var limits = NIOHTTPDecoderLimitConfiguration()
         if let maxHeadBytes = configuration.maxHeadBytes {
             limits.maxHeaderFieldSize = maxHeadBytes
             limits.maxHeaderListSize = maxHeadBytes
         }
         if let maxHeaderFields = configuration.maxHeaderFields { limits.maxHeaderFieldCount = maxHeaderFields }
+        try pipeline.addHandler(HTTPRequestDeadlineHandler(activity: activity, timeout: TimeAmount(configuration.requestTimeout)))
         try pipeline.addHandler(IdleStateHandler(readTimeout: TimeAmount(configuration.idleTimeout)))
         try pipeline.configureHTTPServerPipeline(withErrorHandling: true, withEncoderConfiguration: .init(),
                                                  withDecoderLimitConfiguration: limits)
-        try pipeline.addHandler(HTTPConnectionHandler(responder: responder, maxBodyBytes: configuration.maxBodyBytes))
+        try pipeline.addHandler(HTTPConnectionHandler(responder: responder, maxBodyBytes: configuration.maxBodyBytes,
+                                                      activity: activity))
     }
 }
 
@@ -69,19 +71,23 @@ private actor HTTPServerState {
         let ownedGroup = server.group == nil ? MultiThreadedEventLoopGroup(numberOfThreads: 1) : nil
         let configuration = server.configuration
         let responder = server.responder
+        let registry = HTTPConnectionRegistry()
         do {
             let channel = try await ServerBootstrap(group: server.group ?? ownedGroup!)
                 .serverChannelOption(.backlog, value: configuration.backlog)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .serverChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(HTTPConnectionTracker(limit: configuration.maxConnections))
+                        try channel.pipeline.syncOperations.addHandler(HTTPConnectionTracker(limit: configuration.maxConnections,
+                                                                                                   registry: registry))
                     }
                 }
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        let activity = HTTPConnectionActivity()
+                        registry.track(channel, activity)
                         try HTTPServer.configureConnection(channel.pipeline.syncOperations, configuration: configuration,
-                                                           responder: responder)
+                                                           responder: responder, activity: activity)
                     }
                 }
                 .bind(host: host, port: port).get()

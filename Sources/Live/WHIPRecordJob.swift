@@ -13,6 +13,9 @@ public struct WHIPRecordOptions: Sendable {
     public var room: String
     public var token: String?
     public var maxParticipants = 16
+    /// The soft descriptor limit the process runs under (see ``DescriptorLimit``): it bounds the
+    /// WHIP server's HTTP connections.
+    public var descriptorLimit = 1_024
     public var recording: LiveRecordingOptions
 
     public init(port: Int, room: String, recording: LiveRecordingOptions) {
@@ -44,6 +47,14 @@ public enum WHIPRecordJob {
         let room = try LiveRoom(options: roomOptions, group: group, logger: logger)
         var serverOptions = WHIPServerOptions()
         serverOptions.bearerToken = options.token
+        serverOptions.maxConnections = DescriptorLimit.httpConnectionBudget(limit: options.descriptorLimit,
+                                                                           participants: options.maxParticipants)
+        if serverOptions.maxConnections! < DescriptorLimit.lowHTTPConnections {
+            logger.warning("""
+                the descriptor limit (\(options.descriptorLimit)) leaves WHIP \(serverOptions.maxConnections!) HTTP connections \
+                with \(options.maxParticipants) publishers: raise it (systemd LimitNOFILE=, ulimit -n)
+                """)
+        }
         let server = WHIPServer(options: serverOptions, backend: room, group: group)
         let port: Int
         do { port = try await server.start(host: options.listenHost, port: options.port) } catch {
@@ -54,7 +65,7 @@ public enum WHIPRecordJob {
         logger.info("""
             recording room '\(options.room)': WHIP on http://\(options.listenHost):\(port)/whip/\(options.room); \
             ICE host candidates \(roomOptions.candidateHosts.joined(separator: ", "))
-            """)
+            """, metadata: ["max_http_connections": "\(serverOptions.maxConnections!)"])
         ready(port)
 
         let metricsServer = try await recording.serveMetrics(group: group, logger: logger)

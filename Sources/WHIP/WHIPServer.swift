@@ -20,7 +20,9 @@ public final class WHIPServer: Sendable {
     public init(options: WHIPServerOptions, backend: any WHIPBackend, group: (any EventLoopGroup)? = nil) {
         handler = WHIPRequestHandler(options: options, backend: backend)
         let configuration = HTTPServerConfiguration(maxBodyBytes: options.maxSDPBytes,
-                                                    idleTimeout: .seconds(options.idleTimeoutSeconds))
+                                                    idleTimeout: .seconds(options.idleTimeoutSeconds),
+                                                    requestTimeout: .seconds(options.requestTimeoutSeconds),
+                                                    maxConnections: options.maxConnections)
         server = HTTPServer(configuration: configuration, responder: WHIPResponder(handler: handler), group: group)
     }
 

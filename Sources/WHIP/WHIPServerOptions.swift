@@ -14,9 +14,14 @@ public struct WHIPServerOptions: Sendable {
     public var iceServerLinks: [String]
     /// `WHIPServer` closes a connection that sends nothing for this long (unless its request is with the backend).
     public var idleTimeoutSeconds: Int
+    /// A request must arrive whole within this many seconds of its first byte.
+    public var requestTimeoutSeconds = 10
+    /// At most this many HTTP connections at once (the oldest idle one makes way for a new one);
+    /// nil: no limit. Keep it below the descriptor limit (`DescriptorLimit` in Live).
+    public var maxConnections: Int?
 
     public init(pathPrefix: String = "/whip", bearerToken: String? = nil, maxSDPBytes: Int = 64 * 1024,
-                allowedOrigin: String? = "*", iceServerLinks: [String] = [], idleTimeoutSeconds: Int = 60) {
+                allowedOrigin: String? = "*", iceServerLinks: [String] = [], idleTimeoutSeconds: Int = 30) {
         self.pathPrefix = pathPrefix
         self.bearerToken = bearerToken
         self.maxSDPBytes = maxSDPBytes

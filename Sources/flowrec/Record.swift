@@ -20,12 +20,12 @@ struct Record: LoggingCommand {
         DIR/<base>.capture/<participant>.pcap (synced every second). While recording, the same packets become \
         DIR/<base>.webm (the composite of --pipeline) and, with --tracks, DIR/<base>.<participant>.webm, two \
         seconds behind (as .partial files); when the recording stops (--duration, --stop-when-empty, the room is \
-        destroyed, SIGINT or SIGTERM) they are finalised within a few seconds, and DIR/<base>.json describes the \
+        destroyed, SIGINT, SIGTERM or SIGHUP) they are finalised within a few seconds, and DIR/<base>.json describes the \
         recording. If the outputs cannot keep up, or with --outputs-after-stop, they are made from the captures \
         after the stop. <base> is ROOM-<UTC start>, or --name.
         Exit codes: 0 planned stop (duration, empty room, size limit, room closed); 64 usage error; 69 the room or server \
         cannot be reached, or was lost during the recording; 73 output exists; 74 I/O error or disk full (files finalised); \
-        75 another run holds the lock; 130 stopped by SIGINT/SIGTERM (files finalised).
+        75 another run holds the lock; 130 stopped by SIGINT/SIGTERM/SIGHUP (files finalised).
         """)
 
     @Option(help: "Take WHIP publishers on PORT or HOST:PORT (default host 0.0.0.0).") var whip: String?
@@ -113,7 +113,8 @@ struct Record: LoggingCommand {
             }
 
             let stop = StopRequest()
-            let signals = [SIGINT, SIGTERM].map { signo -> any DispatchSourceSignal in
+            // SIGHUP (the terminal or SSH session went away) finalises the recording as SIGTERM does.
+            let signals = [SIGINT, SIGTERM, SIGHUP].map { signo -> any DispatchSourceSignal in
                 signal(signo, SIG_IGN)
                 let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
                 source.setEventHandler { stop.request(.signal) }
@@ -138,6 +139,11 @@ struct Record: LoggingCommand {
                 options.listenHost = host
                 options.token = try secret(token, file: tokenFile, "--token", env: "FLOWREC_TOKEN")
                 options.maxParticipants = maxParticipants
+                let limit = DescriptorLimit.raiseToHard()
+                if limit.soft != limit.before {
+                    logger.info("descriptor limit raised from \(limit.before) to \(limit.soft)")
+                }
+                options.descriptorLimit = limit.soft
                 let settled = options
                 result = try runBlocking { try await WHIPRecordJob.run(settled, stop: stop, logger: logger) }
             }

@@ -22,7 +22,7 @@ enum ExitCodes {
     static let ioError: Int32 = 74
     /// Another run holds the recording's lock (EX_TEMPFAIL: try later).
     static let locked: Int32 = 75
-    /// A recording stopped by SIGINT or SIGTERM (its files are finalised).
+    /// A recording stopped by SIGINT, SIGTERM or SIGHUP (its files are finalised).
     static let interrupted: Int32 = 130
 }
 
@@ -34,7 +34,7 @@ struct Flowrec: ParsableCommand {
         Exit codes: 0 done; 64 usage error; 65 bad input (malformed or unreadable capture);
         69 the room cannot be reached or joined, or was lost (record); 73 output cannot be created (exists without --force, no permission);
         74 I/O error while writing, or the disk is too full (record); 75 another run holds the lock (record);
-        130 record stopped by SIGINT/SIGTERM (files finalised).
+        130 record stopped by SIGINT/SIGTERM/SIGHUP (files finalised).
         Logs go to stderr: human lines on a terminal, one JSON object a line otherwise; every command's \
         --log-format auto|human|json and --log-level (or $FLOWREC_LOG_FORMAT, $FLOWREC_LOG_LEVEL) choose. \
         Results ("wrote …" lines, tables) go to stdout.

@@ -101,4 +101,70 @@ import Testing
         #expect(try await listener.readInbound(as: (any Channel).self) === first)
         #expect(try await listener.readInbound(as: (any Channel).self) == nil)
     }
+
+    @Test func aFullServerClosesTheOldestIdleConnectionForANewOne() async throws {
+        let registry = HTTPConnectionRegistry()
+        let listener = NIOAsyncTestingChannel()
+        try await listener.testingEventLoop.executeInContext {
+            try listener.pipeline.syncOperations.addHandler(HTTPConnectionTracker(limit: 3, registry: registry))
+        }
+        let start = NIODeadline.now()
+        // busy: its request is being answered; idleOld and idleNew: between requests; slow: mid-head.
+        let busy = NIOAsyncTestingChannel(), idleOld = NIOAsyncTestingChannel(), slow = NIOAsyncTestingChannel()
+        let activities = [HTTPConnectionActivity(now: start), HTTPConnectionActivity(now: start + .seconds(1)),
+                          HTTPConnectionActivity(now: start + .seconds(2))]
+        activities[0].requestRead()
+        _ = activities[2].bytesArrived(now: start + .seconds(3))
+        for (connection, activity) in zip([busy, idleOld, slow], activities) {
+            try await connection.connect(to: SocketAddress(ipAddress: "192.0.2.7", port: 4000)).get()
+            registry.track(connection, activity)
+            try await listener.writeInbound(connection as any Channel)
+        }
+        let newcomer = NIOAsyncTestingChannel()
+        try await newcomer.connect(to: SocketAddress(ipAddress: "192.0.2.8", port: 4000)).get()
+        registry.track(newcomer, HTTPConnectionActivity())
+        try await listener.writeInbound(newcomer as any Channel)
+        try await idleOld.closeFuture.get()                      // the idle one goes first
+        #expect(busy.isActive && slow.isActive && newcomer.isActive)
+
+        let second = NIOAsyncTestingChannel()
+        try await second.connect(to: SocketAddress(ipAddress: "192.0.2.9", port: 4000)).get()
+        try await listener.writeInbound(second as any Channel)  // not registered yet: just accepted
+        // The newcomer (idle, registered) goes; the slow one would go only after it.
+        try await newcomer.closeFuture.get()
+        #expect(busy.isActive && slow.isActive && second.isActive)
+
+        // All that remain are busy or just accepted, except the slow one: it goes now.
+        let third = NIOAsyncTestingChannel()
+        try await third.connect(to: SocketAddress(ipAddress: "192.0.2.10", port: 4000)).get()
+        try await listener.writeInbound(third as any Channel)
+        try await slow.closeFuture.get()
+        // Nothing left to evict (busy, and two not yet registered): a fourth is refused.
+        let fourth = NIOAsyncTestingChannel()
+        try await fourth.connect(to: SocketAddress(ipAddress: "192.0.2.11", port: 4000)).get()
+        try await listener.writeInbound(fourth as any Channel)
+        try await fourth.closeFuture.get()
+        #expect(busy.isActive && second.isActive && third.isActive)
+    }
+
+    @Test func aRequestDribbledByteByByteIsCutOffAtTheRequestTimeout() async throws {
+        let connection = try await TestConnection(.init(maxBodyBytes: 16, idleTimeout: .seconds(60), requestTimeout: .seconds(10)))
+        let head = Array("GET /slow HTTP/1.1\r\nHost: h\r\n".utf8)
+        // One byte every 2 s keeps the idle timeout (60 s) from ever firing; the request timeout does.
+        for (i, byte) in head.prefix(4).enumerated() {
+            try await connection.channel.writeInbound(ByteBuffer(bytes: [byte]))
+            #expect(await connection.isOpen(after: .seconds(2)), "closed after \(2 * (i + 1)) s")
+        }
+        #expect(await !connection.isOpen(after: .seconds(2)))  // 10 s after the first byte
+
+        // A request that arrives whole in time is answered, and the next one gets its own 10 s.
+        let quick = try await TestConnection(.init(maxBodyBytes: 16, requestTimeout: .seconds(10)))
+        for _ in 0..<3 {
+            try await quick.send("GET /a HTTP/1.1\r\nHost: h\r\n")
+            #expect(await quick.isOpen(after: .seconds(6)))
+            try await quick.send("\r\n")
+            #expect(try await quick.output().hasPrefix("HTTP/1.1 200 OK"))
+            #expect(await quick.isOpen(after: .seconds(6)))
+        }
+    }
 }

@@ -5,7 +5,7 @@
         [--fps N] [--noise] [--token T] [--video-codec vp8|vp9] [--no-audio] [--no-video]
         [--answer-candidate-rewrite IP:PORT] [--offer-candidate-rewrite IP:PORT]
         [--ice-host IP[,IP...]] [--start-delay S] [--dtls-role auto|client|server]
-        [--log FILE] [--debug] [--twcc-log FILE] [--forge-dtls-at S]
+        [--log FILE] [--debug] [--twcc-log FILE] [--forge-dtls-at S] [--post-without-candidates]
 
 Sends a sine tone (opus) and a solid-colour picture with a moving white square
 (VP8, or VP9 via vp9_rtp.py), stays up S seconds after the connection state
@@ -304,6 +304,8 @@ async def run(args) -> int:
             offer = offer.replace("a=setup:actpass", f"a=setup:{setup}")
         if args.offer_candidate_rewrite:
             offer = rewrite_candidates(offer, *args.offer_candidate_rewrite)
+        if args.post_without_candidates:
+            offer = "".join(line for line in offer.splitlines(True) if not line.startswith("a=candidate:"))
         log.info("offer:\n%s", offer)
 
         status, headers, body = await loop.run_in_executor(
@@ -320,6 +322,8 @@ async def run(args) -> int:
         if not location:
             print("whip_publish: 201 without a Location header", file=sys.stderr)
         result["etag"] = headers.get("ETag")
+        if args.post_without_candidates:  # an offer that can never connect: leave it there and go
+            return finish(0)
         answer = body
         log.info("answer:\n%s", answer)
         m = re.search(r"^a=setup:(\S+)", answer, re.M)
@@ -441,6 +445,8 @@ def main() -> int:
                    help="offer transport-cc, number every packet, and log the recorder's RTCP (hex) to FILE "
                         "and each packet's transport-wide sequence number and send time to FILE.sent (twcc_capture.py)")
     p.add_argument("--debug", action="store_true", help="DEBUG level logs (per packet)")
+    p.add_argument("--post-without-candidates", action="store_true",
+                   help="POST the offer without its candidates, print the status and exit (no DELETE)")
     p.add_argument("--forge-dtls-at", type=float, metavar="S",
                    help="S s after connecting, send forged DTLS records from our own address and port")
     args = p.parse_args()
