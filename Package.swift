@@ -129,7 +129,7 @@ let package = Package(
         .testTarget(name: "VideoComposeTests", dependencies: ["VideoCompose", "Media"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Ingest", "Synth", "Media"]),
         .testTarget(name: "JobsTests", dependencies: ["Jobs", "Synth", "Capture", "Media", "RTP", "WebM"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Jobs", "Media", "Synth", "VideoCompose", "Soak"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Jobs", "Media", "Synth", "VideoCompose", "Soak", "Capture"]),
     ],
     swiftLanguageModes: [.v6]
 )

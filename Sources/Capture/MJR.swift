@@ -53,7 +53,8 @@ public final class MJRReader: PacketReader {
     public let path: String
     public let header: MJRHeader
     public var warnings: [CaptureWarning] { log.items }
-    /// Audio/video frames skipped because they were shorter than an RTP header.
+    /// Audio/video frames skipped because they were shorter than an RTP header, and data frames
+    /// whose time is out of ``CaptureTime/range``.
     public private(set) var skippedFrames = 0
 
     /// Frames longer than this that run past the end of file are errors, not truncation.
@@ -162,8 +163,17 @@ public final class MJRReader: PacketReader {
         guard let c = json["c"]?.string, !c.isEmpty else {
             throw CaptureError(path: path, offset: 10, reason: "JSON info header has no codec \"c\"")
         }
-        let s = json["s"]?.int.map(Int64.init)
-        let u = json["u"]?.int.map(Int64.init)
+        /// A time field: absent (nil), or an integer in ``CaptureTime/range``.
+        func time(_ key: String, _ what: String) throws(CaptureError) -> Int64? {
+            guard let value = json[key] else { return nil }
+            guard let micros = value.int.map(Int64.init), CaptureTime.range.contains(micros) else {
+                throw CaptureError(path: path, offset: 10, reason: "JSON info header \(what) \"\(key)\" is \(value.double.map { "\($0)" } ?? "not a number")"
+                                       + ", out of range (0 ... \(CaptureTime.maxMicros) µs since 1970)")
+            }
+            return micros
+        }
+        let s = try time("s", "created time")
+        let u = try time("u", "first-frame time")
         if timed {
             guard s != nil else { throw CaptureError(path: path, offset: 10, reason: "JSON info header has no created time \"s\"") }
             guard u != nil else { throw CaptureError(path: path, offset: 10, reason: "JSON info header has no first-frame time \"u\"") }
@@ -235,6 +245,12 @@ public final class MJRReader: PacketReader {
                     throw CaptureError(path: path, offset: at + 8, reason: "data frame length \(len) is shorter than its 8-byte timestamp")
                 }
                 let when = Int64(bitPattern: UInt64(src.u32be(hs)) << 32 | UInt64(src.u32be(hs + 4)))
+                guard CaptureTime.range.contains(when) else {
+                    src.consume(hs + len)
+                    skippedFrames += 1
+                    log.add(CaptureWarning(path: path, offset: at + Int64(hs), reason: "data frame time \(when) µs out of range; frame skipped"))
+                    continue
+                }
                 let data = src.bytes(hs + 8, len - 8)
                 src.consume(hs + len)
                 return CapturedPacket(arrivalMicros: when, data: data, flow: nil)
@@ -246,7 +262,8 @@ public final class MJRReader: PacketReader {
             }
             let data = src.bytes(hs, len)
             src.consume(hs + len)
-            let arrival = header.firstPacketMicros &+ Int64(ms) * 1000
+            // `u` is in CaptureTime.range and `ms` below 2^32: no overflow.
+            let arrival = header.firstPacketMicros + Int64(ms) * 1000
             return CapturedPacket(arrivalMicros: arrival, data: data, flow: nil)
         }
         return nil

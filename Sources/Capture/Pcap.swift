@@ -87,6 +87,12 @@ public final class PcapReader: PacketReader {
                                        reason: "truncated last record (\(src.available - 16) of \(caplen) bytes); stream ends here"))
                 return nil
             }
+            guard frac < (isNanosecond ? 1_000_000_000 : 1_000_000) else {
+                src.consume(16 + caplen)
+                note(.malformed("timestamp fraction \(frac) out of range (\(isNanosecond ? "ns" : "µs"))"), at: at + 4)
+                continue
+            }
+            // 32-bit seconds: always within CaptureTime.range.
             let micros = sec * 1_000_000 + (isNanosecond ? frac / 1000 : frac)
             let lt = linkType
             let result: DecodeResult = src.withWindow(16 + caplen) { w in

@@ -150,7 +150,11 @@ public final class PcapngReader: PacketReader {
                 } else if code == 14, vLen >= 8 {
                     let hi = UInt64(src.u32(vStart, big: big)), lo = UInt64(src.u32(vStart + 4, big: big))
                     let v = big ? (hi << 32 | lo) : (lo << 32 | hi)
-                    iface.offsetSeconds = Int64(bitPattern: v)
+                    let offset = Int64(bitPattern: v)
+                    guard offset.magnitude <= UInt64(CaptureTime.maxMicros / 1_000_000) else {
+                        throw CaptureError(path: path, offset: at + Int64(vStart), reason: "if_tsoffset \(offset) s out of range")
+                    }
+                    iface.offsetSeconds = offset
                 }
             }
             interfaces.append(iface)
@@ -175,7 +179,11 @@ public final class PcapngReader: PacketReader {
             guard 28 + caplen <= bodyEnd else {
                 throw CaptureError(path: path, offset: at + 20, reason: "captured length \(caplen) runs past the end of its block (length \(total))")
             }
-            let micros = toMicros(hi << 32 | lo, interfaces[ifid])
+            guard let micros = toMicros(hi << 32 | lo, interfaces[ifid]) else {
+                stats.damaged += 1
+                log.add(CaptureWarning(path: path, offset: at + 12, reason: "packet skipped: timestamp \(hi << 32 | lo) (interface \(ifid)) is out of range"))
+                return nil
+            }
             lastMicros = micros
             return decode(at: at, start: 28, caplen: caplen, origlen: origlen, ifid: ifid, micros: micros)
         case 3:  // SPB
@@ -228,7 +236,8 @@ public final class PcapngReader: PacketReader {
         return nil
     }
 
-    private func toMicros(_ ts: UInt64, _ i: Interface) -> Int64 {
+    /// The time in µs since the epoch, nil when outside ``CaptureTime/range``.
+    private func toMicros(_ ts: UInt64, _ i: Interface) -> Int64? {
         let u = i.unitsPerSecond
         let sec = ts / u, frac = ts % u
         let fracMicros: UInt64
@@ -238,7 +247,9 @@ public final class PcapngReader: PacketReader {
             let (hi, lo) = frac.multipliedFullWidth(by: 1_000_000)
             fracMicros = u.dividingFullWidth((hi, lo)).quotient
         }
-        return (Int64(clamping: sec) &+ i.offsetSeconds) &* 1_000_000 &+ Int64(fracMicros)
+        // `offsetSeconds` was range-checked, so the sum cannot overflow once `sec` is.
+        guard sec <= UInt64(CaptureTime.maxMicros / 1_000_000) else { return nil }
+        return CaptureTime.micros(seconds: Int64(sec) + i.offsetSeconds, fractionMicros: Int64(fracMicros))
     }
 
     /// Walks options in [from, to) of the current block; calls `body(code, valueStart, valueLength)`.

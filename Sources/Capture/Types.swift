@@ -28,6 +28,25 @@ public struct CapturedPacket: Sendable, Equatable {
     }
 }
 
+/// The capture times flowrec accepts: µs since the Unix epoch, from 1970 to 2128 (beyond pcap's
+/// unsigned 32-bit seconds, which end in 2106, and rtpdump's start plus 32-bit ms offsets). A time
+/// read from a file outside this range is an error or a skipped record, never an overflow later:
+/// differences of two such times, and those times in 48 kHz samples, fit an `Int64` with room to spare.
+public enum CaptureTime {
+    /// The largest accepted time: 5·10^15 µs (2128-06-11).
+    public static let maxMicros: Int64 = 5_000_000_000_000_000
+    /// The accepted times.
+    public static let range: ClosedRange<Int64> = 0...maxMicros
+
+    /// `seconds`·10^6 + `fractionMicros` when that is in ``range``; nil otherwise (never traps).
+    public static func micros(seconds: Int64, fractionMicros: Int64) -> Int64? {
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000)
+        guard !overflow else { return nil }
+        let (sum, overflow2) = scaled.addingReportingOverflow(fractionMicros)
+        return !overflow2 && range.contains(sum) ? sum : nil
+    }
+}
+
 /// A UDP 4-tuple. Addresses are text ("10.0.0.1", "::1").
 public struct UDPFlow: Sendable, Hashable, CustomStringConvertible {
     public var source: String

@@ -6,11 +6,15 @@ import RTP
 /// One complete encoded frame of one stream of the room.
 public struct RoomFrame: Sendable {
     public var stream: StreamKey
+    /// Its RTP timestamp is on the stream's continuous timeline (see ``TimestampContinuity``).
     public var frame: EncodedFrame
+    /// Set on the first frame after a timestamp discontinuity of its stream.
+    public var timestampJump: TimestampJump?
 
-    public init(stream: StreamKey, frame: EncodedFrame) {
+    public init(stream: StreamKey, frame: EncodedFrame, timestampJump: TimestampJump? = nil) {
         self.stream = stream
         self.frame = frame
+        self.timestampJump = timestampJump
     }
 }
 
@@ -22,6 +26,9 @@ public struct StreamStats: Sendable, Equatable {
     public var resolutions: [Resolution] = []
     public var firstRTPTimestamp: Int64?
     public var lastRTPTimestamp: Int64?
+    /// Timestamp discontinuities (``TimestampContinuity``), and the first of them.
+    public var timestampJumps = 0
+    public var firstTimestampJump: TimestampJump?
 
     public init() {}
 
@@ -141,8 +148,10 @@ enum InputDecoder {
         }
         do {
             let reader = try openCaptureReader(path: path)
+            // The same corrections as the scan's (``InputScan``): same packets, same corrector.
+            var clock = CaptureClockCorrector()
             while let captured = try reader.next() {
-                framer.push(captured.data, arrivalMicros: captured.arrivalMicros, into: &batch)
+                framer.push(captured.data, arrivalMicros: clock.correct(captured), into: &batch)
                 guard handOver() else { return }
             }
             framer.finish(into: &batch)
@@ -188,7 +197,7 @@ public final class InputFramer {
     /// One captured datagram: appends the frames it completed (or that time released) to `frames`.
     public func push(_ data: [UInt8], arrivalMicros arrival: Int64, into frames: inout [RoomFrame]) {
         if !isRTCP(data), let packet = try? RTPPacket(parsing: data), let i = index[packet.ssrc], packet.payloadType == pipelines[i].payloadType {
-            append(pipelines[i].key, pipelines[i].push(packet, arrivalMicros: arrival), to: &frames)
+            frames += pipelines[i].push(packet, arrivalMicros: arrival)
         }
         if arrival >= lastSweep &+ 20_000 { advance(toMicros: arrival, into: &frames) }
     }
@@ -197,28 +206,26 @@ public final class InputFramer {
     /// input's clock ticks on while no packet comes).
     public func advance(toMicros now: Int64, into frames: inout [RoomFrame]) {
         lastSweep = now
-        for pipeline in pipelines { append(pipeline.key, pipeline.advance(toMicros: now), to: &frames) }
+        for pipeline in pipelines { frames += pipeline.advance(toMicros: now) }
     }
 
     /// Appends to `frames` everything still held, at the end of the input.
     public func finish(into frames: inout [RoomFrame]) {
-        for pipeline in pipelines { append(pipeline.key, pipeline.finish(), to: &frames) }
+        for pipeline in pipelines { frames += pipeline.finish() }
     }
 
     /// Counters per stream.
     public var stats: [StreamKey: StreamStats] { Dictionary(uniqueKeysWithValues: pipelines.map { ($0.key, $0.stats) }) }
-
-    private func append(_ key: StreamKey, _ encoded: [EncodedFrame], to frames: inout [RoomFrame]) {
-        for frame in encoded { frames.append(RoomFrame(stream: key, frame: frame)) }
-    }
 }
 
-/// Reorder buffer + depacketizer of one stream (a class: it is mutated in place per packet).
+/// Reorder buffer + depacketizer + timestamp continuity of one stream (a class: it is mutated in
+/// place per packet).
 final class StreamPipeline {
     let key: StreamKey
     let payloadType: UInt8
     var reorder: ReorderBuffer
     var depacketizer: any Depacketizer
+    var continuity: TimestampContinuity
     var stats = StreamStats()
 
     init(key: StreamKey, codec: Codec, payloadType: UInt8, reorder: ReorderBuffer) {
@@ -226,24 +233,22 @@ final class StreamPipeline {
         self.payloadType = payloadType
         self.reorder = reorder
         depacketizer = makeDepacketizer(for: codec)
+        continuity = TimestampContinuity(clockRate: codec.clockRate)
     }
 
-    func push(_ packet: RTPPacket, arrivalMicros: Int64) -> [EncodedFrame] {
+    func push(_ packet: RTPPacket, arrivalMicros: Int64) -> [RoomFrame] {
         depacketize(reorder.insert(packet, arrivalMicros: arrivalMicros))
     }
 
-    func advance(toMicros now: Int64) -> [EncodedFrame] {
+    func advance(toMicros now: Int64) -> [RoomFrame] {
         depacketize(reorder.advance(toMicros: now))
     }
 
-    func finish() -> [EncodedFrame] {
-        let frames = depacketize(reorder.flush())
-        let tail = depacketizer.flush()
-        record(tail)
-        return frames + tail
+    func finish() -> [RoomFrame] {
+        depacketize(reorder.flush()) + record(depacketizer.flush())
     }
 
-    private func depacketize(_ outputs: [ReorderOutput]) -> [EncodedFrame] {
+    private func depacketize(_ outputs: [ReorderOutput]) -> [RoomFrame] {
         var frames: [EncodedFrame] = []
         for output in outputs {
             switch output {
@@ -251,14 +256,22 @@ final class StreamPipeline {
             case .gap(let first, let count): frames += depacketizer.lost(firstSequence: first, count: count)
             }
         }
-        record(frames)
-        return frames
+        return record(frames)
     }
 
-    private func record(_ frames: [EncodedFrame]) {
+    /// Places `encoded` on the stream's continuous timeline and counts them.
+    private func record(_ encoded: [EncodedFrame]) -> [RoomFrame] {
         stats.reorder = reorder.stats
         stats.depacketizer = depacketizer.stats
-        for frame in frames {
+        var frames: [RoomFrame] = []
+        frames.reserveCapacity(encoded.count)
+        for frame in encoded {
+            let (frame, jump) = continuity.place(frame)
+            frames.append(RoomFrame(stream: key, frame: frame, timestampJump: jump))
+            if let jump {
+                stats.timestampJumps += 1
+                if stats.firstTimestampJump == nil { stats.firstTimestampJump = jump }
+            }
             if stats.firstRTPTimestamp == nil { stats.firstRTPTimestamp = frame.rtpTimestamp }
             stats.lastRTPTimestamp = frame.rtpTimestamp
             if frame.isKeyframe, let w = frame.width, let h = frame.height {
@@ -266,5 +279,6 @@ final class StreamPipeline {
                 if stats.resolutions.last != resolution, !stats.resolutions.contains(resolution) { stats.resolutions.append(resolution) }
             }
         }
+        return frames
     }
 }

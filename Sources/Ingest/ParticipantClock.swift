@@ -40,7 +40,7 @@ public struct ParticipantClock: Sendable {
     /// Microseconds after the origin at which `frame` of `stream` is presented (never negative).
     public mutating func presentationMicros(of frame: EncodedFrame, stream: StreamKey) -> Int64 {
         let anchor = anchors[stream] ?? makeAnchor(frame, stream)
-        return anchor.offsetMicros + (frame.rtpTimestamp - anchor.firstTimestamp) * 1_000_000 / anchor.clockRate
+        return anchor.offsetMicros &+ microsOfTicks(frame.rtpTimestamp &- anchor.firstTimestamp, clockRate: anchor.clockRate)
     }
 
     private mutating func makeAnchor(_ frame: EncodedFrame, _ stream: StreamKey) -> Anchor {

@@ -1,3 +1,4 @@
+import Capture
 /// Participant names derived from inputs, and making any name safe as a file name.
 
 /// The parts of a Janus videoroom recording's file name:
@@ -22,7 +23,7 @@ public struct JanusRecordingName: Sendable, Equatable {
             parts.removeLast()
         }
         guard let kind = parts.popLast(), kinds.contains(kind),
-              let startText = parts.popLast(), let start = Int64(startText),
+              let startText = parts.popLast(), let start = Int64(startText), CaptureTime.range.contains(start),
               let userIndex = parts.lastIndex(of: "user") else { return nil }
         // Room and user ids may themselves contain dashes (string ids).
         room = parts[..<userIndex].joined(separator: "-")

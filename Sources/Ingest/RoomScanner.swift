@@ -98,8 +98,12 @@ struct InputScan: Sendable {
         var badPackets = 0
         var badRTCP = 0
 
+        var clock = CaptureClockCorrector()
+        var firstArrival: Int64?
         while let captured = try reader.next() {
             let data = captured.data
+            let arrival = clock.correct(captured)
+            if firstArrival == nil { firstArrival = arrival }
             if isRTCP(data) {
                 do {
                     for rtcp in try RTCP.parseCompound(data) {
@@ -120,7 +124,6 @@ struct InputScan: Sendable {
                 badPackets += 1
                 continue
             }
-            let arrival = captured.arrivalMicros
             let slot: Int
             if let known = index[header.ssrc] {
                 slot = known
@@ -175,6 +178,7 @@ struct InputScan: Sendable {
             }
         }
         warnings += reader.warnings.map(\.description)
+        if let warning = clock.warning(path: path, originMicros: firstArrival ?? 0) { warnings.append(warning) }
         if ignoredStreams > 0 { warnings.append("\(path): more than \(RoomScanner.maxStreams) SSRCs: \(ignoredStreams) packets of further streams ignored") }
         if badPackets > 0 { warnings.append("\(path): \(badPackets) packets that are neither valid RTP nor RTCP skipped") }
         if badRTCP > 0 { warnings.append("\(path): \(badRTCP) malformed RTCP packets skipped") }
@@ -182,7 +186,9 @@ struct InputScan: Sendable {
 }
 
 /// Finds a stream's least-delayed packet: the one whose arrival minus media time is smallest,
-/// for both RTP clock rates in use (the codec may only be known after the scan).
+/// for both RTP clock rates in use (the codec may only be known after the scan). A packet that
+/// would be far less delayed than the best so far is after a forward timestamp jump (see
+/// ``TimestampContinuity``) and does not count; neither can a hostile timestamp overflow.
 public struct MinimumDelay: Sendable {
     private var unwrapper = TimestampUnwrapper()
     private var best48: (delay: Int64, mapping: ClockMapping)?
@@ -194,10 +200,18 @@ public struct MinimumDelay: Sendable {
     public mutating func add(timestamp: UInt32, arrivalMicros: Int64) {
         let ticks = unwrapper.unwrap(timestamp)
         let mapping = ClockMapping(wallMicros: arrivalMicros, rtpTimestamp: timestamp)
-        let delay48 = arrivalMicros - ticks * 1_000_000 / 48_000
-        let delay90 = arrivalMicros - ticks * 1_000_000 / 90_000
-        if best48 == nil || delay48 < best48!.delay { best48 = (delay48, mapping) }
-        if best90 == nil || delay90 < best90!.delay { best90 = (delay90, mapping) }
+        let delay48 = arrivalMicros &- microsOfTicks(ticks, clockRate: 48_000)
+        let delay90 = arrivalMicros &- microsOfTicks(ticks, clockRate: 90_000)
+        if let best = best48?.delay {
+            if delay48 < best, TimestampContinuity.isPlausibleMinimum(delay: delay48, best: best) { best48 = (delay48, mapping) }
+        } else {
+            best48 = (delay48, mapping)
+        }
+        if let best = best90?.delay {
+            if delay90 < best, TimestampContinuity.isPlausibleMinimum(delay: delay90, best: best) { best90 = (delay90, mapping) }
+        } else {
+            best90 = (delay90, mapping)
+        }
     }
 
     /// The least-delayed packet's arrival at its RTP timestamp, for a stream of `clockRate`.

@@ -23,6 +23,8 @@ public struct StreamReport: Sendable, Codable, Equatable {
     public var resolutions: [String]
     public var hasSenderReports: Bool
     public var cname: String?
+    /// RTP timestamp discontinuities (jumps its arrival does not account for).
+    public var timestampJumps: Int
 }
 
 /// What `flowrec inspect` found.
@@ -42,10 +44,13 @@ public enum InspectJob {
         let stats = reader.stats
         let streams = inventory.streams.map { info -> StreamReport in
             let s = stats[info.key] ?? StreamStats()
-            var duration = Double(info.lastArrivalMicros - info.firstArrivalMicros) / 1_000_000
+            var duration = Double(info.lastArrivalMicros &- info.firstArrivalMicros) / 1_000_000
             if let codec = info.codec, let first = s.firstRTPTimestamp, let last = s.lastRTPTimestamp {
-                duration = Double(last - first) / Double(codec.clockRate)
+                duration = Double(last &- first) / Double(codec.clockRate)
             }
+            // Timestamps after a jump are on the stream's continuous timeline; what little may still
+            // step back (within jitter) never makes a negative length.
+            duration = max(0, duration)
             return StreamReport(
                 input: inventory.inputs[info.key.input], ssrc: hex(info.key.ssrc), participant: info.participant,
                 codec: info.codec?.rawValue ?? "unknown", codecSource: info.codecSource, payloadType: Int(info.payloadType),
@@ -54,10 +59,13 @@ public enum InspectJob {
                 framesDroppedIncomplete: s.depacketizer.framesDroppedIncomplete,
                 framesDroppedWaitingForKeyframe: s.depacketizer.framesDroppedWaitingForKeyframe,
                 durationSeconds: (duration * 1000).rounded() / 1000, resolutions: s.resolutions.map(\.description),
-                hasSenderReports: info.senderReport != nil, cname: info.cname)
+                hasSenderReports: info.senderReport != nil, cname: info.cname, timestampJumps: s.timestampJumps)
+        }
+        let jumps = inventory.streams.compactMap { info in
+            stats[info.key].flatMap { s in s.firstTimestampJump.map { info.jumpWarning($0, count: s.timestampJumps, originMicros: inventory.firstArrivalMicros) } }
         }
         return InspectReport(inputs: inputs, participants: inventory.participants.map(\.name), streams: streams,
-                             warnings: inventory.warnings)
+                             warnings: inventory.warnings + jumps)
     }
 
     /// A human-readable table of `report`.

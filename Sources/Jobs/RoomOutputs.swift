@@ -18,6 +18,9 @@ public final class RoomOutputs {
     private var selectors: [String: VideoLayerSelector] = [:]
     /// Participants in order of appearance.
     private var order: [String] = []
+    private var streams: [StreamKey: StreamInfo] = [:]
+    /// Timestamp discontinuities per stream: how many, and the first.
+    private var jumps: [StreamKey: (count: Int, first: TimestampJump)] = [:]
     public private(set) var framesAdded = 0
 
     /// Creates the output folder and opens the composite (as `.partial`); `originMicros` is the
@@ -41,6 +44,7 @@ public final class RoomOutputs {
         guard stream.codec != nil, participantOfStream[stream.key] == nil else { return }
         let name = stream.participant
         participantOfStream[stream.key] = name
+        streams[stream.key] = stream
         if !order.contains(name) { order.append(name) }
         if stream.codec?.kind == .video { selectors[name, default: VideoLayerSelector()].addStream(stream.key) }
         try composite?.addStream(stream, colourIndex: colourIndex)
@@ -68,6 +72,7 @@ public final class RoomOutputs {
     /// ``VideoLayerSelector`` chooses goes on.
     public func add(_ roomFrame: RoomFrame) throws {
         framesAdded += 1
+        if let jump = roomFrame.timestampJump { jumps[roomFrame.stream] = ((jumps[roomFrame.stream]?.count ?? 0) + 1, jumps[roomFrame.stream]?.first ?? jump) }
         guard let name = participantOfStream[roomFrame.stream], selectors[name] != nil else { return try pass(roomFrame, of: nil) }
         guard roomFrame.frame.codec.kind == .video else {
             selectors[name]!.noteActivity(arrivalMicros: roomFrame.frame.arrivalMicros)
@@ -113,6 +118,14 @@ public final class RoomOutputs {
         var outputs: [OutputFile] = []
         var warnings: [String] = []
         let segmented = pipeline.segmentSeconds != nil
+        for (key, jump) in jumps.sorted(by: { $0.key < $1.key }) {
+            if let stream = streams[key] { warnings.append(stream.jumpWarning(jump.first, count: jump.count, originMicros: originMicros)) }
+        }
+        /// The discontinuities of the streams of `name` (every participant's when nil); nil when none.
+        func jumpCount(_ name: String?) -> Int? {
+            let count = jumps.filter { name == nil || participantOfStream[$0.key] == name }.reduce(0) { $0 + $1.value.count }
+            return count > 0 ? count : nil
+        }
         if let composite {
             try composite.finish()
             // Each file runs to the next one's start, the last to the room's end.
@@ -120,7 +133,7 @@ public final class RoomOutputs {
             for (file, end) in zip(composite.files, ends) {
                 let start = Double(file.startMillis) / 1000
                 outputs.append(OutputFile(name: "composite", path: file.path, frames: file.frames, durationSeconds: end - start,
-                                          startSeconds: segmented ? start : nil))
+                                          startSeconds: segmented ? start : nil, timestampJumps: jumpCount(nil)))
             }
             if composite.stats.decodeErrors > 0 { warnings.append("composite: \(composite.stats.decodeErrors) video frames did not decode and were skipped") }
             if composite.stats.lateFrames > 0 { warnings.append("composite: \(composite.stats.lateFrames) frames arrived after their time was written") }
@@ -131,7 +144,7 @@ public final class RoomOutputs {
                 for file in remuxer.files {
                     outputs.append(OutputFile(name: name, path: file.path, frames: file.frames, durationSeconds: Double(file.endMillis) / 1000,
                                               startSeconds: segmented ? remuxer.roomOffsetSeconds + Double(file.startMillis) / 1000 : nil,
-                                              video: recordedVideo(name)))
+                                              video: recordedVideo(name), timestampJumps: jumpCount(name)))
                 }
             } else {
                 warnings.append("\(name): no decodable media, no file written")

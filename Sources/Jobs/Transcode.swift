@@ -34,14 +34,18 @@ public struct OutputFile: Sendable, Codable, Equatable {
     /// A participant's video: the streams (simulcast layers) it sent, which one was recorded from
     /// when, and how often its picture froze. Nil for the composite and for audio-only participants.
     public var video: RecordedVideo?
+    /// RTP timestamp discontinuities of the streams in it (each a warning); nil when none.
+    public var timestampJumps: Int?
 
-    public init(name: String, path: String, frames: Int, durationSeconds: Double, startSeconds: Double? = nil, video: RecordedVideo? = nil) {
+    public init(name: String, path: String, frames: Int, durationSeconds: Double, startSeconds: Double? = nil, video: RecordedVideo? = nil,
+                timestampJumps: Int? = nil) {
         self.name = name
         self.path = path
         self.frames = frames
         self.durationSeconds = durationSeconds
         self.startSeconds = startSeconds
         self.video = video
+        self.timestampJumps = timestampJumps
     }
 }
 

@@ -103,6 +103,35 @@ import Testing
         #expect(try Probe("\(out)/1234-20260101T030000Z.1002.webm").duration > 3.9)
     }
 
+    /// Rewrites the `u` of an `.mjr` info header to `value` (its length field follows the JSON).
+    static func setFirstPacketTime(_ path: String, _ value: String) throws {
+        var bytes = [UInt8](try #require(FileManager.default.contents(atPath: path)))
+        let length = Int(bytes[8]) << 8 | Int(bytes[9])
+        let json = String(decoding: bytes[10..<(10 + length)], as: UTF8.self)
+        let edited = Array(json.replacingOccurrences(of: #""u":[0-9]+"#, with: "\"u\":\(value)", options: .regularExpression).utf8)
+        try #require(json.contains("\"u\":"), "\(json)")
+        bytes.replaceSubrange(8..<(10 + length), with: [UInt8(edited.count >> 8), UInt8(edited.count & 0xFF)] + edited)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// A group whose `.mjr` says `u` is Int64.max (it made the scan trap: exit 132, no summary):
+    /// that group fails with the file and field named, the other is made, the summary is printed.
+    @Test(.enabled(if: toolsPresent)) func extremeHeaderFailsItsGroupOnly() throws {
+        let dir = try Tool.temporaryFolder()
+        let input = dir + "/janus"
+        try makeRoom(input + "/a", room: "good", seconds: 2)
+        try makeRoom(input + "/b", room: "bad", seconds: 2)
+        let bad = try #require(try FileManager.default.contentsOfDirectory(atPath: input + "/b").first { $0.contains("-audio") })
+        try Self.setFirstPacketTime(input + "/b/" + bad, "9223372036854775807")
+        let result = try Tool.flowrec("transcode", "--batch", input, "--out", dir + "/out", "--tracks")
+        #expect(result.status == 65, "exit \(result.status): \(result.stderr.suffix(2000))")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains("good-20260101T000000Z: done"), "\(result.stdout)")
+        #expect(lines.contains { $0.hasPrefix("bad-") && $0.contains("failed") && $0.contains(bad) && $0.contains("\"u\"") }, "\(result.stdout)")
+        #expect(lines.last == "batch: 1 done, 0 skipped, 1 failed", "\(result.stdout)")
+        #expect(try Probe(dir + "/out/good-20260101T000000Z.1001.webm").duration > 1.9)
+    }
+
     @Test func batchOptionsAreChecked() throws {
         let dir = try Tool.temporaryFolder()
         #expect(try Tool.flowrec("transcode", dir, "--tracks", "--out", dir + "/out", "-j", "2").status == 64)
