@@ -156,12 +156,20 @@ final class FileSink {
     let path: String
     private var file: UnsafeMutablePointer<FILE>?
     private(set) var written: Int64 = 0
+    /// Where the last successful flush left the file, and where each record written since ends:
+    /// after a failed write the file is cut back to its last whole record.
+    private var flushed: Int64 = 0
+    private var recordEnds: [Int64] = []
 
     init(path: String) throws(CaptureError) {
         self.path = path
-        guard let f = fopen(path, "wb") else {
+        // O_NOFOLLOW: a symbolic link planted at a capture's path is refused, not followed.
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0, let f = fdopen(fd, "wb") else {
             let e = errno
-            throw CaptureError(path: path, offset: 0, reason: "cannot open for writing: \(String(cString: strerror(e)))")
+            if fd >= 0 { _ = Glibc.close(fd) }
+            throw CaptureError(path: path, offset: 0, reason: "cannot open for writing: "
+                               + (e == ELOOP ? "it is a symbolic link (not followed)" : String(cString: strerror(e))))
         }
         file = f
     }
@@ -178,17 +186,39 @@ final class FileSink {
         let n = bytes.withUnsafeBufferPointer { fwrite($0.baseAddress!, 1, $0.count, f) }
         if n != bytes.count {
             let e = errno
+            trimToWholeRecords(f)
             throw CaptureError(path: path, offset: written + Int64(n), reason: "write failed: \(String(cString: strerror(e)))")
         }
         written += Int64(n)
+        recordEnds.append(written)
+    }
+
+    /// After a failed write or flush (a full disk): cuts the file back to the end of its last
+    /// whole record on disk and sends whatever stdio still buffers to /dev/null, so the capture
+    /// reads back whole, with no cut-off record at its end, and nothing more reaches it.
+    private func trimToWholeRecords(_ f: UnsafeMutablePointer<FILE>) {
+        let fd = fileno(f)
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return }
+        let keep = recordEnds.last { $0 <= Int64(info.st_size) } ?? flushed
+        _ = ftruncate(fd, off_t(min(keep, Int64(info.st_size))))
+        let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        if null >= 0 {
+            _ = dup2(null, fd)
+            _ = Glibc.close(null)
+        }
+        recordEnds.removeAll()
     }
 
     func flush(sync: Bool) throws(CaptureError) {
         guard let f = file else { throw CaptureError(path: path, offset: written, reason: "flush after close") }
         if fflush(f) != 0 {
             let e = errno
+            trimToWholeRecords(f)
             throw CaptureError(path: path, offset: written, reason: "flush failed: \(String(cString: strerror(e)))")
         }
+        flushed = written
+        recordEnds.removeAll(keepingCapacity: true)
         if sync && fsync(fileno(f)) != 0 {
             let e = errno
             throw CaptureError(path: path, offset: written, reason: "fsync failed: \(String(cString: strerror(e)))")

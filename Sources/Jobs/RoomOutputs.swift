@@ -27,7 +27,7 @@ public final class RoomOutputs {
     /// room's time 0 on the capture clock; `compositeLatencyMicros`: see ``CompositeRecorder``.
     public init(out: OutputLocation, pipeline: PipelineConfig, overwrite: Bool, originMicros: Int64,
                 compositeLatencyMicros: Int64 = CompositeRecorder.latencyMicros) throws {
-        try FileManager.default.createDirectory(atPath: out.folder, withIntermediateDirectories: true)
+        try createOutputFolder(out.folder)
         self.out = out
         self.pipeline = pipeline
         self.overwrite = overwrite

@@ -8,7 +8,7 @@ public enum SynthJob {
     public static func run(options: SynthOptions, format: SynthFormat, out: String) throws -> (paths: [String], stats: SynthGenerator.Stats) {
         if format != .mjr {
             let folder = (out as NSString).deletingLastPathComponent
-            if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+            if !folder.isEmpty { try createOutputFolder(folder) }
         }
         let generator = try SynthGenerator(options: options)
         let sink = try makeSynthSink(format: format, path: out, options: options)

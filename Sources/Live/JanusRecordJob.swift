@@ -52,6 +52,14 @@ public enum JanusRecordJob {
         let hosts = common.candidateHosts.isEmpty ? Recording.hostAddresses() : common.candidateHosts
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let certificate = try DTLSCertificate.generate()
+        let metricsServer: MetricsServer?
+        do {
+            metricsServer = try await recording.serveMetrics(group: group, logger: logger)
+        } catch {
+            recording.abandon()
+            try? await group.shutdownGracefully()
+            throw error
+        }
         var recorders: [JanusRoomRecorder] = []
         var clients: [JanusClient] = []
         for (room, suffix) in [(options.room, "")] + (options.screenRoom.map { [($0, ParticipantNames.screenShareSuffix)] } ?? []) {
@@ -61,6 +69,7 @@ public enum JanusRecordJob {
             let client = JanusClient(options: JanusClientOptions(url: options.url, follower: follower, reconnect: options.reconnect))
             do { try await client.start() } catch {
                 for started in clients { await started.stop() }
+                await metricsServer?.stop()
                 try? await group.shutdownGracefully()
                 recording.abandon()  // nothing was recorded
                 throw RoomUnavailable(description: "Janus room \(room) at \(options.url): \(error)")
@@ -75,7 +84,6 @@ public enum JanusRecordJob {
             """)
         let following = zip(recorders, clients).map { recorder, client in Task { await recorder.follow(client.events) } }
         let main = recorders[0], screens = recorders.dropFirst().first
-        let metricsServer = try await recording.serveMetrics(group: group, logger: logger)
         let reason = await recording.waitForStop(stop, snapshot: {
             var snapshot = MetricsSnapshot()
             for recorder in recorders {

@@ -1,5 +1,6 @@
 import DTLS
 import Foundation
+import Jobs
 import Logging
 import NIOCore
 import NIOPosix
@@ -51,7 +52,7 @@ public actor LiveRoom: WHIPBackend {
         self.group = group
         self.logger = logger
         certificate = try DTLSCertificate.generate()
-        try FileManager.default.createDirectory(atPath: options.captureFolder, withIntermediateDirectories: true)
+        try createOutputFolder(options.captureFolder)
     }
 
     /// Participants present now.

@@ -22,8 +22,11 @@ public enum StopReason: String, Sendable, Codable {
     case roomClosed
     /// The Janus server was lost for good (its socket dropped and reconnecting failed).
     case serverLost
-    /// Free space on the output's file system fell below `--min-free`.
+    /// Free space on the output's file system fell below `--min-free`, or a write found it full.
     case diskFull
+    /// A write to a capture or an output failed for another reason (an I/O error): the recording
+    /// stopped at once, with what was written before kept.
+    case writeFailed
 
     /// A stop that was planned (the recording is complete as asked), as opposed to one forced on it.
     public var isPlanned: Bool { [.duration, .empty, .maxSize, .roomClosed].contains(self) }
@@ -160,9 +163,10 @@ struct KeyframeSchedule {
     }
 }
 
-/// Refused to start: another run holds the lock, or the disk is too full. Nothing was recorded.
+/// Refused to start: another run holds the lock, a port to listen on is taken, or the disk is too
+/// full. Nothing was recorded.
 public struct CannotStart: Error, Sendable, CustomStringConvertible {
-    public enum Kind: Sendable { case locked, diskFull }
+    public enum Kind: Sendable { case locked, cannotListen, diskFull }
     public var kind: Kind
     public var description: String
 }
@@ -183,6 +187,12 @@ final class Recording: Sendable {
     /// The outputs being made while recording, unless `outputsWhileRecording` is off.
     let liveOutputs: LiveOutputs?
     private let lock: RecordingLock
+    /// Space set aside for the last manifests (``ManifestReserve``).
+    private let reserve: ManifestReserve
+    /// The failed write that stopped the recording (``StopReason/writeFailed`` or a full disk).
+    let writeFailure = Mutex<String?>(nil)
+    /// Below this many free bytes a failed write is taken for a full disk.
+    static let fullDiskBytes: Int64 = 1 << 20
 
     /// Takes the lock, checks free space, refuses to overwrite, creates `<out>/<base>.capture/` and
     /// writes the first manifest (state `recording`).
@@ -195,7 +205,7 @@ final class Recording: Sendable {
         captureFolder = options.outFolder + "/\(base).capture"
         manifestPath = options.outFolder + "/\(base).json"
         out = OutputLocation(options.outFolder + "/\(base).webm")
-        try FileManager.default.createDirectory(atPath: options.outFolder, withIntermediateDirectories: true)
+        try createOutputFolder(options.outFolder)
         lock = try RecordingLock(path: options.lockPath ?? options.outFolder + "/.\(source)-\(safeFileName(room)).lock")
         if let free = Self.freeBytes(options.outFolder), free < options.minFreeBytes {
             throw CannotStart(kind: .diskFull, description: "\(options.outFolder): \(free >> 20) MiB free, less than --min-free \(options.minFreeBytes >> 20) MiB")
@@ -207,10 +217,12 @@ final class Recording: Sendable {
                 throw OutputExists(path)
             }
         }
-        try FileManager.default.createDirectory(atPath: captureFolder, withIntermediateDirectories: true)
+        try createOutputFolder(captureFolder)
         liveOutputs = options.outputsWhileRecording ? LiveOutputs(out: out, pipeline: options.pipeline, overwrite: options.overwrite) : nil
         if liveOutputs != nil { metrics.outputsBegin() }
+        reserve = ManifestReserve(path: options.outFolder + "/.\(base).json.reserve")
         do { try writeManifest(manifest(state: .recording)) } catch {
+            reserve.releaseAll()
             _ = try? liveOutputs?.finish()
             throw error
         }
@@ -218,6 +230,7 @@ final class Recording: Sendable {
 
     /// Gives up a recording that never got going (the room could not be joined): no files stay behind.
     func abandon() {
+        reserve.releaseAll()
         _ = try? liveOutputs?.finish()
         try? FileManager.default.removeItem(atPath: manifestPath)
         rmdir(captureFolder)
@@ -237,7 +250,10 @@ final class Recording: Sendable {
     func serveMetrics(group: any EventLoopGroup, logger: Logger) async throws -> MetricsServer? {
         guard let address = options.metricsAddress else { return nil }
         let server = MetricsServer(metrics: metrics, group: group)
-        let port = try await server.start(host: address.host, port: address.port)
+        let port: Int
+        do { port = try await server.start(host: address.host, port: address.port) } catch {
+            throw CannotStart(kind: .cannotListen, description: "--metrics cannot listen on \(address.host):\(address.port): \(Self.reason(error))")
+        }
         logger.info("metrics on http://\(address.host):\(port)/metrics, health on /health")
         return server
     }
@@ -274,11 +290,26 @@ final class Recording: Sendable {
                     current.longestFreezeSeconds = progress.longestFreezeSeconds
                 }
                 metrics.update(current)
-                if let free = Self.freeBytes(options.outFolder), free < options.minFreeBytes { return .diskFull }
+                let free = Self.freeBytes(options.outFolder)
+                if let free, free < options.minFreeBytes { return .diskFull }
+                // A write that failed stops the recording now, not at --duration: a capture that stopped
+                // growing, or live outputs given up because the disk filled.
+                let outputsFailure = liveOutputs?.progress.failure.flatMap { $0.contains("behind") ? nil : $0 }
+                if let failure = current.captureFailure ?? outputsFailure {
+                    let full = free.map { $0 < Self.fullDiskBytes } ?? false
+                    writeFailure.withLock { $0 = failure }
+                    return full ? .diskFull : .writeFailed
+                }
                 if let limit = options.maxCaptureBytes, bytes >= limit { return .maxSize }
             }
             if let reason = await check() { return reason }
         }
+    }
+
+    /// A bind failure in words: "address already in use", not NIO's type dump.
+    static func reason(_ error: any Error) -> String {
+        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)).lowercased() }
+        return "\(error)"
     }
 
     /// The stop-when-empty condition for a room empty since `since` (monotonic µs).
@@ -301,6 +332,8 @@ final class Recording: Sendable {
     func finish(_ reason: StopReason, participants: [RecordedParticipant], connections: [PeerSessionSummary], warnings: [String],
                 logger: Logger) throws -> RecordManifest {
         let ended = Date()
+        var warnings = warnings
+        if let failure = writeFailure.withLock({ $0 }) { warnings.insert("a write failed, so the recording stopped: \(failure)", at: 0) }
         var manifest = manifest(state: .writingOutputs, stopReason: reason, ended: ended, participants: participants,
                                 connections: connections, warnings: warnings)
         try writeManifest(manifest)
@@ -324,6 +357,7 @@ final class Recording: Sendable {
                            metadata: ["path": "\(captureFolder)"])
             manifest.warnings.append("writing the outputs failed: \(error); `flowrec recover` makes them from the captures")
             try? writeManifest(manifest)
+            reserve.releaseAll()
             throw error
         }
         final.framesEncoded = written.outputs.filter { $0.name == "composite" }.reduce(0) { $0 + $1.frames }
@@ -337,6 +371,7 @@ final class Recording: Sendable {
         manifest.outputs = written.outputs
         manifest.warnings += written.warnings
         try writeManifest(manifest)
+        reserve.releaseAll()
         return manifest
     }
 
@@ -384,15 +419,31 @@ final class Recording: Sendable {
         return (result.outputs, result.warnings)
     }
 
-    /// Writes the manifest as `.partial`, then renames it into place.
-    func writeManifest(_ manifest: RecordManifest) throws { try Self.write(manifest, to: manifestPath) }
+    /// Writes the manifest as `.partial`, then renames it into place. When that fails (a full
+    /// disk), the reserve is given back a slice at a time and it is written again, so it always
+    /// says what happened.
+    func writeManifest(_ manifest: RecordManifest) throws {
+        while true {
+            do { return try Self.write(manifest, to: manifestPath) } catch {
+                guard reserve.release() else { throw error }
+            }
+        }
+    }
 
     static func write(_ manifest: RecordManifest, to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let partial = path + ".partial"
-        try encoder.encode(manifest).write(to: URL(fileURLWithPath: partial))
-        guard rename(partial, path) == 0 else { throw JobError("\(path): cannot rename the manifest into place (errno \(errno))") }
+        let bytes = try encoder.encode(manifest)
+        do { try writeNewFile(partial, bytes) } catch {
+            unlink(partial)  // no empty or cut .json.partial beside the last good manifest
+            throw error
+        }
+        guard rename(partial, path) == 0 else {
+            let code = errno
+            unlink(partial)
+            throw CannotCreateOutput(path, reason: String(cString: strerror(code)) + " (renaming the manifest into place)")
+        }
     }
 
     /// Free bytes for an unprivileged writer on the file system holding `path`.

@@ -1,5 +1,6 @@
 import Foundation
 import Ingest
+import Jobs
 
 /// An exclusive lock on a file (`flock`), held for the life of the process: two runs recording
 /// the same room (an overlapping cron start) cannot both hold it. The holder's pid is written into
@@ -10,8 +11,14 @@ final class RecordingLock: Sendable {
 
     init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CannotStart(kind: .locked, description: "\(path): cannot open the lock file (errno \(errno))") }
+        // O_NOFOLLOW: a symbolic link planted at the lock's path must not make flowrec write its pid
+        // into the link's target.
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else {
+            let code = errno
+            throw CannotCreateOutput(path, reason: code == ELOOP ? "it is a symbolic link (lock files are not followed through links)"
+                                                                 : String(cString: strerror(code)) + " (the lock file)")
+        }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             close(fd)

@@ -41,6 +41,8 @@ public struct MetricsSnapshot: Sendable, Equatable {
     /// Freezes of the participants' recorded pictures (see `VideoLayerSelector`), and the longest.
     public var videoFreezes = 0
     public var longestFreezeSeconds = 0.0
+    /// The first capture write that failed (not a metric: it stops the recording).
+    public var captureFailure: String?
 
     public init() {}
 
@@ -54,6 +56,9 @@ public struct MetricsSnapshot: Sendable, Equatable {
         pliSent += session.pliSent
         srtpAuthFailures += session.srtpAuthFailures
         transportFeedbackSent += session.transportFeedbackSent ?? 0
+        if captureFailure == nil, let failed = session.captures.first(where: { $0.failure != nil }) {
+            captureFailure = "\(failed.path): \(failed.failure ?? "")"
+        }
     }
 }
 

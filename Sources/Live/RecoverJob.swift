@@ -53,6 +53,9 @@ public enum RecoverJob {
         let base = String(folder.split(separator: "/").last!.dropLast(".capture".count))
         let manifestPath = manifestPath(of: folder)
         let earlier = readManifest(manifestPath)
+        // The interrupted run's space set aside for its manifests (``ManifestReserve``) is given back first.
+        let parent = (folder as NSString).deletingLastPathComponent
+        ManifestReserve(existingAt: (parent.isEmpty ? "." : parent) + "/.\(base).json.reserve").releaseAll()
         let captures = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".pcap") }.sorted()
             .map { folder + "/" + $0 }
         guard !captures.isEmpty else { throw JobError("\(folder): no capture files (.pcap) to recover from") }

@@ -57,10 +57,20 @@ public enum WHIPRecordJob {
         }
         let server = WHIPServer(options: serverOptions, backend: room, group: group)
         let port: Int
-        do { port = try await server.start(host: options.listenHost, port: options.port) } catch {
+        let metricsServer: MetricsServer?
+        do {
+            metricsServer = try await recording.serveMetrics(group: group, logger: logger)
+        } catch {
             recording.abandon()
             try? await group.shutdownGracefully()
-            throw JobError("WHIP cannot listen on \(options.listenHost):\(options.port): \(error)")
+            throw error
+        }
+        do { port = try await server.start(host: options.listenHost, port: options.port) } catch {
+            await metricsServer?.stop()
+            recording.abandon()
+            try? await group.shutdownGracefully()
+            throw CannotStart(kind: .cannotListen,
+                              description: "WHIP cannot listen on \(options.listenHost):\(options.port): \(Recording.reason(error))")
         }
         logger.info("""
             recording room '\(options.room)': WHIP on http://\(options.listenHost):\(port)/whip/\(options.room); \
@@ -68,7 +78,6 @@ public enum WHIPRecordJob {
             """, metadata: ["max_http_connections": "\(serverOptions.maxConnections!)"])
         ready(port)
 
-        let metricsServer = try await recording.serveMetrics(group: group, logger: logger)
         let reason = await recording.waitForStop(stop, snapshot: {
             var snapshot = MetricsSnapshot()
             for summary in await room.summaries() { snapshot.add(summary) }

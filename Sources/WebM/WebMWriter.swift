@@ -164,6 +164,13 @@ public final class WebMWriter: @unchecked Sendable {
             }
         }
 
+        // A symbolic link planted at the .partial's name would make libavformat write through it.
+        var info = stat()
+        if lstat(partialPath, &info) == 0, info.st_mode & S_IFMT == S_IFLNK {
+            var error = WebMError(path: partialPath, reason: "it is a symbolic link (not followed)")
+            error.cannotCreate = true
+            throw error
+        }
         ret = avio_open(&octx.pointee.pb, partialPath, AVIO_FLAG_WRITE)
         guard ret >= 0 else {
             var error = fail("avio_open \(partialPath)", ret)

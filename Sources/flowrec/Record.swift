@@ -156,7 +156,11 @@ struct Record: LoggingCommand {
             case .signal: throw ExitCode(ExitCodes.interrupted)
             case .serverLost: throw ExitCode(ExitCodes.unavailable)
             case .diskFull:
-                logger.error("less than --min-free \(minFree) left on \(out): stopped; what was received is in the files",
+                logger.error("the disk holding \(out) is full (less than --min-free \(minFree) left): stopped; what was received is in the files",
+                             metadata: ["path": "\(out)"])
+                throw ExitCode(ExitCodes.ioError)
+            case .writeFailed:
+                logger.error("a write in \(out) failed, so the recording stopped; what was received is in the files",
                              metadata: ["path": "\(out)"])
                 throw ExitCode(ExitCodes.ioError)
             case .duration, .empty, .maxSize, .roomClosed: break

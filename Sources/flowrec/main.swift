@@ -383,10 +383,10 @@ func runJob(_ body: () throws -> Void) throws {
 private func exitCode(for error: any Error) -> Int32 {
     switch error {
     case is CaptureError, is IngestError, is JobError: ExitCodes.badInput
-    case let error as CannotStart: error.kind == .locked ? ExitCodes.locked : ExitCodes.ioError
+    case let error as CannotStart: error.kind == .diskFull ? ExitCodes.ioError : ExitCodes.locked
     case is RoomUnavailable: ExitCodes.unavailable
     case is PipelineConfigError: ExitCodes.usage
-    case is OutputExists: ExitCodes.cannotCreateOutput
+    case is OutputExists, is CannotCreateOutput: ExitCodes.cannotCreateOutput
     case let error as WebMError where error.cannotCreate: ExitCodes.cannotCreateOutput
     case let error as CocoaError where error.code == .fileWriteNoPermission || error.code == .fileWriteVolumeReadOnly:
         ExitCodes.cannotCreateOutput
