@@ -208,7 +208,10 @@ final class Recording: Sendable {
             }
         }
         try FileManager.default.createDirectory(atPath: captureFolder, withIntermediateDirectories: true)
-        liveOutputs = options.outputsWhileRecording ? LiveOutputs(out: out, pipeline: options.pipeline, overwrite: options.overwrite) : nil
+        liveOutputs = options.outputsWhileRecording
+            ? LiveOutputs(out: out, pipeline: options.pipeline, overwrite: options.overwrite,
+                          warn: { Logger(label: "flowrec").warning("\($0)") })
+            : nil
         if liveOutputs != nil { metrics.outputsBegin() }
         do { try writeManifest(manifest(state: .recording)) } catch {
             _ = try? liveOutputs?.finish()
