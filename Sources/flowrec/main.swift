@@ -284,6 +284,9 @@ struct Synth: LoggingCommand {
     @Option(help: "Participant I joins late: I@TIME, e.g. 2@5s (repeatable).") var join: [String] = []
     @Option(help: "Participant I leaves early: I@TIME (repeatable).") var leave: [String] = []
     @Option(help: "Halve every picture's size at this time.") var resolutionChangeAt: String?
+    @Option(help: ArgumentHelp("Participant I's keyframes from time T on declare WxH in their headers: I@T=WxH (a hostile stream for tests).",
+                               visibility: .hidden))
+    var declareSize: [String] = []
     @Option(help: "White flash with an audio click every this often (A/V sync checks).") var flashEvery: String?
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Flag(help: "Audio only.") var audioOnly = false
@@ -318,6 +321,14 @@ struct Synth: LoggingCommand {
         options.joinAt = try schedule(join, "--join")
         options.leaveAt = try schedule(leave, "--leave")
         options.resolutionChangeAt = try resolutionChangeAt.map { try duration($0, "--resolution-change-at") }
+        for item in declareSize {
+            let parts = item.split(separator: "=")
+            guard parts.count == 2, let size = PictureSize(parsing: String(parts[1])),
+                  let start = try schedule([String(parts[0])], "--declare-size").first else {
+                throw ValidationError("--declare-size: '\(item)' is not INDEX@TIME=WxH")
+            }
+            options.declaredSize[start.key] = (start.value, size)
+        }
         options.flashEvery = try flashEvery.map { try duration($0, "--flash-every") }
         options.seed = seed
         options.audioOnly = audioOnly
