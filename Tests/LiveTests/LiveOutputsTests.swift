@@ -2,6 +2,7 @@ import Capture
 import Foundation
 import Ingest
 import Jobs
+import Media
 import Pipeline
 import RTP
 import Synth
@@ -170,6 +171,42 @@ import Testing
         #expect(composite.frames >= 600 + 1000 - 2, "\(composite)")
     }
 
+    /// A stream whose keyframes declare 16383x16383 from 3 s on: the live outputs say so as it happens
+    /// (what `record` logs) and at the end, and its participant's output says why its video stopped.
+    @Test func aHugePictureMidStreamIsWarnedOfAtOnceAndInTheOutputs() throws {
+        let folder = NSTemporaryDirectory() + "flowrec-live-outputs-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        var options = SynthOptions()
+        options.participants = 2
+        options.seconds = 6
+        options.width = 160
+        options.height = 96
+        options.fps = 15
+        options.keyframeInterval = 15
+        options.declaredSize = [1: (3, PictureSize(width: 16383, height: 16383))]
+        let capture = folder + "/room.pcap"
+        try SynthJob.run(options: options, format: .pcap, out: capture)
+        let heard = Heard()
+        let outputs = LiveOutputs(out: OutputLocation(folder + "/live"), pipeline: try pipeline, overwrite: false, blockWhenFull: true,
+                                  warn: { heard.append($0) })
+        let reader = try openCaptureReader(path: capture)
+        while let packet = try reader.next() {
+            let participant = "\(packet.flow?.source ?? "?")-\(packet.flow?.sourcePort ?? 0)"
+            outputs.add(source: outputs.source(capturePath: participant), participant: participant, bytes: packet.data,
+                        arrivalMicros: packet.arrivalMicros)
+        }
+        let made = try outputs.finish()
+        #expect(heard.all.count == 1 && heard.all.first?.contains("16383x16383") == true, "\(heard.all)")
+        #expect(made.warnings.filter { $0.contains("16383x16383") && $0.contains("--max-picture 4096x2304") }.count == 1, "\(made.warnings)")
+        let rejected = made.outputs.filter { $0.video?.rejected != nil }
+        try #require(rejected.count == 1, "\(made.outputs)")
+        let video = try #require(rejected[0].video?.rejected?.first)
+        #expect(abs(video.fromSeconds - 3) < 0.1 && video.width == 16383 && video.framesDropped == 45, "\(video)")
+        // The manifest holds the outputs as they are: the reason is in its JSON.
+        let json = String(decoding: try JSONEncoder().encode(rejected[0]), as: UTF8.self)
+        #expect(json.contains("\"rejected\"") && json.contains("over --max-picture"), "\(json)")
+    }
+
     @Test func fallingBehindGivesTheLiveOutputsUpAndLeavesNoFinishedFile() throws {
         let folder = NSTemporaryDirectory() + "flowrec-live-outputs-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -185,4 +222,12 @@ import Testing
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/live")) ?? []
         #expect(!names.contains { $0.hasSuffix(".webm") }, "\(names)")
     }
+}
+
+/// Warnings heard on the live outputs' thread.
+private final class Heard: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
+    var all: [String] { lock.withLock { lines } }
 }
