@@ -30,6 +30,20 @@ import Testing
         return path
     }
 
+    /// Two participants for 6 s at 160x96, 15 fps, as one pcap; `adjust` changes the room.
+    private func twoPeople(_ folder: String, _ adjust: (inout SynthOptions) -> Void) throws -> String {
+        var options = SynthOptions()
+        options.participants = 2
+        options.seconds = 6
+        options.width = 160
+        options.height = 96
+        options.fps = 15
+        adjust(&options)
+        let path = folder + "/room.pcap"
+        try SynthJob.run(options: options, format: .pcap, out: path)
+        return path
+    }
+
     private var pipeline: PipelineConfig {
         get throws {
             var config = try PipelineConfig.load("grid-720p")
@@ -44,10 +58,10 @@ import Testing
     /// flow), on the capture's own clock; RTCP only from `rtcpAfterMicros` after the first packet
     /// (a WebRTC sender's first report comes half a second to a second and a half in).
     private func live(_ capture: String, out: String, pipeline: PipelineConfig? = nil,
-                      rtcpAfterMicros: Int64 = 0) throws -> (outputs: [OutputFile], warnings: [String]) {
+                      rtcpAfterMicros: Int64 = 0, warn: (@Sendable (String) -> Void)? = nil) throws -> (outputs: [OutputFile], warnings: [String]) {
         let clock = SettableClock()
         let outputs = LiveOutputs(out: OutputLocation(out), pipeline: try pipeline ?? self.pipeline, overwrite: false, blockWhenFull: true,
-                                  clock: { clock.micros })
+                                  clock: { clock.micros }, warn: warn)
         let reader = try openCaptureReader(path: capture)
         var first: Int64?
         while let packet = try reader.next() {
@@ -84,15 +98,7 @@ import Testing
     func lipSyncFollowsTheSendersClocksDespiteJitter() throws {
         let folder = NSTemporaryDirectory() + "flowrec-live-outputs-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        var options = SynthOptions()
-        options.participants = 2
-        options.seconds = 6
-        options.width = 160
-        options.height = 96
-        options.fps = 15
-        options.jitterMillis = 40
-        let capture = folder + "/room.pcap"
-        try SynthJob.run(options: options, format: .pcap, out: capture)
+        let capture = try twoPeople(folder) { $0.jitterMillis = 40 }
         var tracksOnly = try pipeline
         tracksOnly.composite = nil
         let made = try live(capture, out: folder + "/live", pipeline: tracksOnly, rtcpAfterMicros: 1_000_000)
@@ -176,26 +182,12 @@ import Testing
     @Test func aHugePictureMidStreamIsWarnedOfAtOnceAndInTheOutputs() throws {
         let folder = NSTemporaryDirectory() + "flowrec-live-outputs-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        var options = SynthOptions()
-        options.participants = 2
-        options.seconds = 6
-        options.width = 160
-        options.height = 96
-        options.fps = 15
-        options.keyframeInterval = 15
-        options.declaredSize = [1: (3, PictureSize(width: 16383, height: 16383))]
-        let capture = folder + "/room.pcap"
-        try SynthJob.run(options: options, format: .pcap, out: capture)
-        let heard = Heard()
-        let outputs = LiveOutputs(out: OutputLocation(folder + "/live"), pipeline: try pipeline, overwrite: false, blockWhenFull: true,
-                                  warn: { heard.append($0) })
-        let reader = try openCaptureReader(path: capture)
-        while let packet = try reader.next() {
-            let participant = "\(packet.flow?.source ?? "?")-\(packet.flow?.sourcePort ?? 0)"
-            outputs.add(source: outputs.source(capturePath: participant), participant: participant, bytes: packet.data,
-                        arrivalMicros: packet.arrivalMicros)
+        let capture = try twoPeople(folder) { options in
+            options.keyframeInterval = 15
+            options.declaredSize = [1: (3, PictureSize(width: 16383, height: 16383))]
         }
-        let made = try outputs.finish()
+        let heard = Heard()
+        let made = try live(capture, out: folder + "/live", warn: { heard.append($0) })
         #expect(heard.all.count == 1 && heard.all.first?.contains("16383x16383") == true, "\(heard.all)")
         #expect(made.warnings.filter { $0.contains("16383x16383") && $0.contains("--max-picture 4096x2304") }.count == 1, "\(made.warnings)")
         let rejected = made.outputs.filter { $0.video?.rejected != nil }
