@@ -16,12 +16,17 @@ public final class RoomOutputs {
     private var participantOfStream: [StreamKey: String] = [:]
     /// Per participant with video: which of its video streams is recorded (simulcast layers, restarts).
     private var selectors: [String: VideoLayerSelector] = [:]
+    /// Video streams that declared a picture over ``PipelineConfig/maxPicture``: none of their frames
+    /// goes on from that one (see ``admits(_:)``).
+    private var rejected: [StreamKey: RejectedVideo] = [:]
     /// Participants in order of appearance.
     private var order: [String] = []
     private var streams: [StreamKey: StreamInfo] = [:]
     /// Timestamp discontinuities per stream: how many, and the first.
     private var jumps: [StreamKey: (count: Int, first: TimestampJump)] = [:]
     public private(set) var framesAdded = 0
+    /// Told at once what ``finish()`` will warn about too, as it happens (a live recording logs it).
+    public var onWarning: ((String) -> Void)?
 
     /// Creates the output folder and opens the composite (as `.partial`); `originMicros` is the
     /// room's time 0 on the capture clock; `compositeLatencyMicros`: see ``CompositeRecorder``.
@@ -70,15 +75,36 @@ public final class RoomOutputs {
 
     /// Takes one frame of a declared stream. Of a participant's video streams, the one its
     /// ``VideoLayerSelector`` chooses goes on.
+    /// A video frame whose bitstream declares a picture over the pipeline's ``PipelineConfig/maxPicture``
+    /// drops its stream's video from there on: no decoder allocates for it and no file declares it.
     public func add(_ roomFrame: RoomFrame) throws {
         framesAdded += 1
         if let jump = roomFrame.timestampJump { jumps[roomFrame.stream] = ((jumps[roomFrame.stream]?.count ?? 0) + 1, jumps[roomFrame.stream]?.first ?? jump) }
+        guard admits(roomFrame) else { return }
         guard let name = participantOfStream[roomFrame.stream], selectors[name] != nil else { return try pass(roomFrame, of: nil) }
         guard roomFrame.frame.codec.kind == .video else {
             selectors[name]!.noteActivity(arrivalMicros: roomFrame.frame.arrivalMicros)
             return try pass(roomFrame, of: name)
         }
         for frame in selectors[name]!.add(roomFrame) { try pass(frame, of: name) }
+    }
+
+    /// False for a frame of a rejected stream, and for the frame that gets its stream rejected.
+    private func admits(_ roomFrame: RoomFrame) -> Bool {
+        let key = roomFrame.stream
+        if rejected[key] != nil {
+            rejected[key]!.framesDropped += 1
+            return false
+        }
+        guard let size = pipeline.maxPicture.excess(in: roomFrame.frame) else { return true }
+        let seconds = Double(roomFrame.frame.arrivalMicros - originMicros) / 1_000_000
+        rejected[key] = RejectedVideo(ssrc: key.ssrc, fromSeconds: seconds, width: size.width, height: size.height,
+                                      limit: pipeline.maxPicture.description, framesDropped: 1,
+                                      reason: "declared a \(size) picture, over --max-picture \(pipeline.maxPicture)")
+        if let name = participantOfStream[key] { remuxers[name]?.dropStream(key) }
+        onWarning?("\(participantOfStream[key] ?? "?"): video stream \(String(format: "%08x", key.ssrc)) at "
+            + "\(String(format: "%.2f", seconds)) s \(rejected[key]!.reason): its video is not recorded from here on")
+        return false
     }
 
     private func pass(_ roomFrame: RoomFrame, of name: String?) throws {
@@ -100,8 +126,22 @@ public final class RoomOutputs {
         let recorded = summary.switches.map {
             RecordedVideo.RecordedLayer(ssrc: $0.ssrc, fromSeconds: Double($0.atMicros - originMicros) / 1_000_000, width: $0.width, height: $0.height)
         }
+        let dropped = rejectedVideo(of: name)
         return RecordedVideo(layers: summary.layers, recorded: recorded, freezes: summary.freezes,
-                             longestFreezeSeconds: Double(summary.longestFreezeMicros) / 1_000_000)
+                             longestFreezeSeconds: Double(summary.longestFreezeMicros) / 1_000_000, rejected: dropped.isEmpty ? nil : dropped)
+    }
+
+    /// The rejected video streams of `name`, in the order they were rejected.
+    private func rejectedVideo(of name: String) -> [RejectedVideo] {
+        rejected.filter { participantOfStream[$0.key] == name }.values.sorted { ($0.fromSeconds, $0.ssrc) < ($1.fromSeconds, $1.ssrc) }
+    }
+
+    /// The warning for each rejected stream of `name`.
+    private func rejectionWarnings(of name: String) -> [String] {
+        rejectedVideo(of: name).map { video in
+            "\(name): video stream \(String(format: "%08x", video.ssrc)) at \(String(format: "%.2f", video.fromSeconds)) s \(video.reason): "
+                + "its video is not recorded from there (\(video.framesDropped) frames dropped; its audio is)"
+        }
     }
 
     /// Some participant's file waits for a video keyframe to be cut at a segment boundary (`--segment`).
@@ -139,6 +179,7 @@ public final class RoomOutputs {
             if composite.stats.lateFrames > 0 { warnings.append("composite: \(composite.stats.lateFrames) frames arrived after their time was written") }
         }
         for name in order {
+            warnings += rejectionWarnings(of: name)
             guard let remuxer = remuxers[name] else { continue }
             if try remuxer.finish() {
                 for file in remuxer.files {

@@ -83,6 +83,14 @@ final class ParticipantRemuxer {
         included.insert(stream.key)
     }
 
+    /// No more frames of `key` will come (its video was rejected): a file not yet opened does not wait
+    /// for it, nor declare a track for it when none of its frames is held.
+    func dropStream(_ key: StreamKey) {
+        guard writer == nil, !pending.contains(where: { $0.stream == key }) else { return }
+        streams.removeAll { $0.key == key }
+        included.remove(key)
+    }
+
     /// The file waits for a video keyframe to be cut at a segment boundary.
     var awaitsKeyframe: Bool { cutter?.awaitsKeyframe ?? false }
 

@@ -13,6 +13,8 @@ public struct RecordedVideo: Sendable, Codable, Equatable {
     /// Gaps in the recorded picture longer than three frame intervals while the participant kept sending.
     public var freezes: Int
     public var longestFreezeSeconds: Double
+    /// Streams not recorded from some point on because they declared a picture over `--max-picture`; nil when none.
+    public var rejected: [RejectedVideo]?
 
     public struct RecordedLayer: Sendable, Codable, Equatable {
         public var ssrc: UInt32
@@ -20,6 +22,22 @@ public struct RecordedVideo: Sendable, Codable, Equatable {
         public var width: Int?
         public var height: Int?
     }
+}
+
+/// A video stream whose bitstream declared a picture larger than `--max-picture`: from that frame on its
+/// video is not recorded (no decoder or file sees it); the participant's audio and other streams go on.
+public struct RejectedVideo: Sendable, Codable, Equatable {
+    public var ssrc: UInt32
+    /// Room time of the frame that declared it (s).
+    public var fromSeconds: Double
+    /// The size it declared, and the limit.
+    public var width: Int
+    public var height: Int
+    public var limit: String
+    /// Its frames dropped: that one and every later one.
+    public var framesDropped: Int
+    /// Why, in words.
+    public var reason: String
 }
 
 public struct OutputFile: Sendable, Codable, Equatable {

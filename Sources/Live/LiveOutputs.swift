@@ -67,13 +67,14 @@ public final class LiveOutputs: @unchecked Sendable {
     }
 
     /// Starts the worker; nothing is written before the first packet. `clock` is the capture clock
-    /// (µs), read while no packet comes.
+    /// (µs), read while no packet comes. `warn` hears, on the worker's thread, what the outputs
+    /// cannot record as it happens (a video stream over `--max-picture`); ``finish()`` says it again.
     public init(out: OutputLocation, pipeline: PipelineConfig, overwrite: Bool, maxQueuedPackets: Int = LiveOutputs.maxQueuedPackets,
-                blockWhenFull: Bool = false, clock: (@Sendable () -> Int64)? = nil) {
+                blockWhenFull: Bool = false, clock: (@Sendable () -> Int64)? = nil, warn: (@Sendable (String) -> Void)? = nil) {
         self.blockWhenFull = blockWhenFull
         self.clock = clock ?? { LiveClock.wallMicros() }
         maxQueued = maxQueuedPackets
-        let thread = Thread { [self] in run(LiveOutputsWorker(out: out, pipeline: pipeline, overwrite: overwrite)) }
+        let thread = Thread { [self] in run(LiveOutputsWorker(out: out, pipeline: pipeline, overwrite: overwrite, warn: warn)) }
         thread.name = "flowrec-live-outputs"
         thread.start()
     }
@@ -200,6 +201,7 @@ private final class LiveOutputsWorker {
     private let out: OutputLocation
     private let pipeline: PipelineConfig
     private let overwrite: Bool
+    private let warn: (@Sendable (String) -> Void)?
     private var room: RoomOutputs?
     private var framers: [Int: InputFramer] = [:]
     private let payloadTypes = ParticipantCapture.payloadTypes
@@ -212,7 +214,8 @@ private final class LiveOutputsWorker {
     /// ``StreamTiming/holdMicros``, and must still come in time.
     static let compositeLatencyMicros = StreamTiming.holdMicros + 500_000
 
-    init(out: OutputLocation, pipeline: PipelineConfig, overwrite: Bool) {
+    init(out: OutputLocation, pipeline: PipelineConfig, overwrite: Bool, warn: (@Sendable (String) -> Void)?) {
+        self.warn = warn
         self.out = out
         self.pipeline = pipeline
         self.overwrite = overwrite
@@ -241,7 +244,10 @@ private final class LiveOutputsWorker {
         if !framer.hasStream(ssrc), let codec = payloadTypes[payloadType] {
             let room = try self.room ?? RoomOutputs(out: out, pipeline: pipeline, overwrite: overwrite, originMicros: arrival,
                                                     compositeLatencyMicros: Self.compositeLatencyMicros)
-            if self.room == nil { originMicros = arrival }
+            if self.room == nil {
+                originMicros = arrival
+                room.onWarning = warn
+            }
             self.room = room
             framer.addStream(ssrc: ssrc, codec: codec, payloadType: payloadType)
             try room.addStream(timing.declare(StreamInfo(key: key, codec: codec, codecSource: "sdp", payloadType: payloadType,

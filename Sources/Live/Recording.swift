@@ -218,7 +218,10 @@ final class Recording: Sendable {
             }
         }
         try createOutputFolder(captureFolder)
-        liveOutputs = options.outputsWhileRecording ? LiveOutputs(out: out, pipeline: options.pipeline, overwrite: options.overwrite) : nil
+        liveOutputs = options.outputsWhileRecording
+            ? LiveOutputs(out: out, pipeline: options.pipeline, overwrite: options.overwrite,
+                          warn: { Logger(label: "flowrec").warning("\($0)") })
+            : nil
         if liveOutputs != nil { metrics.outputsBegin() }
         reserve = ManifestReserve(path: options.outFolder + "/.\(base).json.reserve")
         do { try writeManifest(manifest(state: .recording)) } catch {

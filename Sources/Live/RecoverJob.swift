@@ -1,4 +1,5 @@
 import Foundation
+import Media
 import Jobs
 import Logging
 import Pipeline
@@ -19,6 +20,7 @@ public enum RecoverJob {
     /// what the manifest says (the recording's preset, `--tracks` and `--segment`); `logger` hears of
     /// each recording as it starts, with its capture folder as `path`.
     public static func run(path: String, pipeline: String? = nil, tracks: Bool? = nil, segmentSeconds: Int? = nil,
+                           maxPicture: PictureSizeLimit = .standard,
                            logger: Logger = .silent) throws -> [Recovered] {
         var folders: [String] = []
         var isFolder: ObjCBool = false
@@ -36,7 +38,8 @@ public enum RecoverJob {
             }
         }
         guard !folders.isEmpty else { throw JobError("\(path): no interrupted recording (no .capture folder without a complete manifest)") }
-        return try folders.map { try recover(folder: $0, pipeline: pipeline, tracks: tracks, segmentSeconds: segmentSeconds, logger: logger) }
+        return try folders.map { try recover(folder: $0, pipeline: pipeline, tracks: tracks, segmentSeconds: segmentSeconds,
+                                                 maxPicture: maxPicture, logger: logger) }
     }
 
     static func manifestPath(of captureFolder: String) -> String {
@@ -48,7 +51,7 @@ public enum RecoverJob {
         return try? JSONDecoder().decode(RecordManifest.self, from: data)
     }
 
-    private static func recover(folder: String, pipeline: String?, tracks: Bool?, segmentSeconds: Int?,
+    private static func recover(folder: String, pipeline: String?, tracks: Bool?, segmentSeconds: Int?, maxPicture: PictureSizeLimit,
                                 logger: Logger) throws -> Recovered {
         let base = String(folder.split(separator: "/").last!.dropLast(".capture".count))
         let manifestPath = manifestPath(of: folder)
@@ -63,6 +66,7 @@ public enum RecoverJob {
         var config = try PipelineConfig.load(presetName)
         if let tracks { config.tracks = tracks } else if let earlier { config.tracks = earlier.tracks }
         if let segmentSeconds { config.segmentSeconds = segmentSeconds } else if let earlier { config.segmentSeconds = earlier.segmentSeconds }
+        config.maxPicture = maxPicture
         logger.info("recovering \(base) from \(captures.count) capture(s) with \(presetName)", metadata: ["path": "\(folder)"])
         let out = OutputLocation(String(folder.dropLast(".capture".count)) + ".webm")
         // The outputs of an interrupted recording may exist as .partial, or not at all: they are this run's to write.

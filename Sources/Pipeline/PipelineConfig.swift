@@ -18,6 +18,9 @@ public struct PipelineConfig: Sendable, Equatable {
     public var tracks: Bool
     /// Cut every output into files of this many seconds (`--segment`, key `segment_seconds`); nil: one file each.
     public var segmentSeconds: Int?
+    /// The largest picture a video stream may declare (`--max-picture`): a stream declaring a larger
+    /// one is dropped from that frame on, before any decoder or muxer sees it.
+    public var maxPicture = PictureSizeLimit.standard
 
     public init(name: String, description: String = "", composite: CompositeConfig?, tracks: Bool, segmentSeconds: Int? = nil) {
         self.name = name

@@ -17,10 +17,15 @@ struct LoopedMedia {
     let periodMicros: Int64
     /// Each participant's packets in send order.
     let items: [[Item]]
+    /// The same packets but with the first participant's keyframes declaring another picture size
+    /// (``SoakOptions/declaredPicture``); nil when not asked for.
+    let declaringItems: [[Item]]?
 
     /// Encodes `seconds` (a whole number, a multiple of the keyframe interval) of `participants`
     /// senders at `width`×`height`, `fps`, with one keyframe at the start of each loop.
-    init(participants: Int, seconds: Int, width: Int, height: Int, fps: Int, videoKbps: Int) throws {
+    /// With `declaring`, ``declaringItems`` holds the loop again with the first participant's keyframe
+    /// headers declaring that size (the picture data is the same).
+    init(participants: Int, seconds: Int, width: Int, height: Int, fps: Int, videoKbps: Int, declaring: PictureSize? = nil) throws {
         var options = SynthOptions()
         options.participants = participants
         options.seconds = Double(seconds)
@@ -29,10 +34,19 @@ struct LoopedMedia {
         options.fps = fps
         options.videoBitrateKbps = videoKbps
         options.keyframeInterval = seconds * fps
-        let sink = CollectingSink(participants: participants, startMicros: options.startMicros)
-        try SynthGenerator(options: options).run(into: sink)
+        func encode(_ options: SynthOptions) throws -> [[Item]] {
+            let sink = CollectingSink(participants: participants, startMicros: options.startMicros)
+            try SynthGenerator(options: options).run(into: sink)
+            return sink.items
+        }
         periodMicros = Int64(seconds) * 1_000_000
-        items = sink.items
+        items = try encode(options)
+        if let declaring {
+            options.declaredSize[0] = (0, declaring)
+            declaringItems = try encode(options)
+        } else {
+            declaringItems = nil
+        }
     }
 
     /// Sends one participant's loop as the streams of a publisher.
@@ -42,6 +56,8 @@ struct LoopedMedia {
         let videoSSRC: UInt32
         /// When the first loop started (µs on the driver's clock).
         let startMicros: Int64
+        /// Loops starting at or after this time (driver's clock) send ``LoopedMedia/declaringItems``.
+        let declaringFromMicros: Int64?
         private(set) var loop = 0
         private(set) var index = 0
         private var counts: [MediaKind: (packets: UInt32, octets: UInt32)] = [:]
@@ -49,8 +65,10 @@ struct LoopedMedia {
         private let sequenceStep: [MediaKind: UInt16]
         private let timestampStep: [MediaKind: UInt32]
 
-        init(media: LoopedMedia, participant: Int, audioSSRC: UInt32, videoSSRC: UInt32, startMicros: Int64) {
+        init(media: LoopedMedia, participant: Int, audioSSRC: UInt32, videoSSRC: UInt32, startMicros: Int64,
+             declaringFromMicros: Int64? = nil) {
             self.participant = participant
+            self.declaringFromMicros = media.declaringItems == nil ? nil : declaringFromMicros
             self.audioSSRC = audioSSRC
             self.videoSSRC = videoSSRC
             self.startMicros = startMicros
@@ -68,7 +86,9 @@ struct LoopedMedia {
         /// The next packet, made this loop's (SSRC, sequence number, timestamp; a sender report's
         /// clocks and counts), sent at `wallMicros` on the sender's NTP clock; then moves on.
         mutating func next(_ media: LoopedMedia, wallMicros: Int64) -> (bytes: [UInt8], isRTCP: Bool, kind: MediaKind) {
-            let item = media.items[participant][index]
+            let loopStart = startMicros + Int64(loop) * media.periodMicros
+            let declaring = declaringFromMicros.map { loopStart >= $0 } ?? false
+            let item = (declaring ? media.declaringItems! : media.items)[participant][index]
             let k = UInt32(loop)
             var bytes = item.bytes
             if item.isRTCP {

@@ -48,6 +48,11 @@ public struct SoakOptions: Sendable {
     public var maxQueuedPackets = 2_000
     /// Seeds the network's loss and reordering and the publishers' SSRCs.
     public var seed: UInt64 = 1
+    /// From this virtual second on (at its media loop's next start), the first publisher's keyframe
+    /// headers declare this picture size: a hostile sender, for the picture bound.
+    public var declaredPicture: (fromSeconds: Int, size: PictureSize)?
+    /// The outputs' picture bound (`--max-picture`).
+    public var maxPicture = PictureSizeLimit.standard
 
     public init(out: String) { self.out = out }
 }
@@ -91,6 +96,8 @@ public struct SoakReport: Sendable, Codable {
     public var ratio = 0.0
     /// After the outputs were finalised.
     public var finishedRSSKiB = 0
+    /// The most resident memory the process had at any time (`VmHWM`), read at the end.
+    public var peakRSSKiB = 0
     /// Wall time and CPU time (every thread) of the run, media encoding at the start excluded.
     public var wallSeconds = 0.0
     public var cpuSeconds = 0.0
@@ -130,7 +137,8 @@ public final class SoakRun {
     public init(options: SoakOptions) throws {
         self.options = options
         media = try LoopedMedia(participants: options.publishers, seconds: options.loopSeconds, width: options.width,
-                                height: options.height, fps: options.fps, videoKbps: options.videoKbps)
+                                height: options.height, fps: options.fps, videoKbps: options.videoKbps,
+                                declaring: options.declaredPicture?.size)
         certificate = try DTLSCertificate.generate()
         rng = SplitMix64(seed: options.seed)
         captureFolder = options.out + "/soak.capture"
@@ -142,7 +150,8 @@ public final class SoakRun {
         video.bitrateKbps = 200
         video.threads = 1
         video.keyframeInterval = options.compositeFPS * 5
-        let pipeline = PipelineConfig(name: "soak", composite: CompositeConfig(video: video, audio: AudioConfig()), tracks: true)
+        var pipeline = PipelineConfig(name: "soak", composite: CompositeConfig(video: video, audio: AudioConfig()), tracks: true)
+        pipeline.maxPicture = options.maxPicture
         let clock = clock
         outputs = LiveOutputs(out: OutputLocation(options.out + "/soak.webm"), pipeline: pipeline, overwrite: true,
                               maxQueuedPackets: options.maxQueuedPackets, blockWhenFull: true,
@@ -203,9 +212,17 @@ public final class SoakRun {
             report.outputsFailure = "\(error)"
         }
         report.finishedRSSKiB = (ProcessStats.current().residentMemoryBytes ?? 0) / 1024
+        report.peakRSSKiB = Self.peakResidentKiB() ?? 0
         report.wallSeconds = (ContinuousClock.now - wallStart).seconds
         report.cpuSeconds = (ProcessStats.current().cpuSeconds ?? 0) - cpuStart
         return report
+    }
+
+    /// `VmHWM` of `/proc/self/status`: the peak resident memory, KiB.
+    private static func peakResidentKiB() -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return nil }
+        return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
     }
 
     // MARK: - Events
@@ -251,7 +268,8 @@ public final class SoakRun {
         }
         if connection.cursor == nil, connection.publisher.isConnected, connection.leavingAt == nil {
             connection.cursor = LoopedMedia.Cursor(media: media, participant: connection.mediaIndex, audioSSRC: connection.publisher.streams.audioSSRC,
-                                                   videoSSRC: connection.publisher.streams.videoSSRC, startMicros: now)
+                                                   videoSSRC: connection.publisher.streams.videoSSRC, startMicros: now,
+                                                   declaringFromMicros: options.declaredPicture.map { Self.startMicros + Int64($0.fromSeconds) * 1_000_000 })
         }
         while var cursor = connection.cursor, cursor.nextMicros(media) <= now {
             let packet = cursor.next(media, wallMicros: now + Self.wallOffsetMicros)

@@ -265,12 +265,19 @@ struct ParticipantSender {
         let timestamp = videoTSBase &+ UInt32(truncatingIfNeeded: Int((t * 90_000).rounded()))
         let encodedPictures = videoCodec == .h264 ? try h264!.encode(picture, pts: Int64(videoFrameIndex))
                                                   : try vpx!.encode(picture, pts: Int64(videoFrameIndex))
-        for encoded in encodedPictures {
+        for var encoded in encodedPictures {
             stats.videoFrames += 1
+            // A hostile stream: the keyframe's header (and a VP9 scalability structure) declares another size.
+            var declared = (width: width, height: height)
+            if let forged = options.declaredSize[participant.index], t >= forged.from, encoded.isKeyframe,
+               let data = PictureSizeForgery.declaring(forged.size, in: encoded.data, codec: videoCodec) {
+                encoded.data = data
+                declared = (forged.size.width, forged.size.height)
+            }
             // The marker goes on the last packet of the picture (the H.264 access unit).
             let payloads = switch videoCodec {
             case .h264: h264Packetizer.payloads(forAnnexB: encoded.data)
-            case .vp9: vp9.payloads(for: encoded.data, isKeyframe: encoded.isKeyframe, width: width, height: height)
+            case .vp9: vp9.payloads(for: encoded.data, isKeyframe: encoded.isKeyframe, width: declared.width, height: declared.height)
             default: vp8.payloads(for: encoded.data, isKeyframe: encoded.isKeyframe)
             }
             for (i, payload) in payloads.enumerated() {

@@ -32,6 +32,9 @@ public struct SynthOptions: Sendable {
     public var leaveAt: [Int: Double] = [:]
     /// At this time every participant's video switches to half width and height (new keyframe).
     public var resolutionChangeAt: Double?
+    /// Participant index → from this time (s) on, its keyframes' headers declare this picture size,
+    /// whatever was encoded (a hostile stream for tests, see ``PictureSizeForgery``).
+    public var declaredSize: [Int: (from: Double, size: PictureSize)] = [:]
     /// Adds a white flash on the picture and a click in the audio every `flashEvery` seconds (A/V sync checks).
     public var flashEvery: Double?
     /// Janus room id used in `.mjr` file names.

@@ -6,6 +6,7 @@ import Janus
 import Jobs
 import Live
 import Logging
+import Media
 import Peer
 import Pipeline
 
@@ -35,6 +36,7 @@ struct Record: LoggingCommand {
     @Option(help: "Pipeline preset name or YAML file (default grid-720p).") var pipeline: String?
     @Flag(help: "Also write one WebM per participant.") var tracks = false
     @Option(help: ArgumentHelp(segmentHelp, valueName: "duration")) var segment: String?
+    @Option(help: ArgumentHelp(maxPictureHelp, valueName: "WxH")) var maxPicture: String?
     @Option(help: "File name base: a template with {room}, {start} and {start:STRFTIME} (UTC); default {room}-{start}.")
     var name = "{room}-{start}"
     @Option(help: "Stop after this long, e.g. 60s, 15m, 2h.") var duration: String?
@@ -77,6 +79,7 @@ struct Record: LoggingCommand {
     func validate() throws {
         guard (whip == nil) != (janus == nil) else { throw ValidationError("give exactly one of --whip PORT and --janus URL") }
         _ = try segmentSeconds(segment)
+        _ = try pictureLimit(maxPicture)
     }
 
     func run() throws {
@@ -85,6 +88,7 @@ struct Record: LoggingCommand {
             do { config = try PipelineConfig.load(pipeline ?? "grid-720p") } catch { throw ValidationError("--pipeline: \(error)") }
             if tracks { config.tracks = true }
             if let seconds = try segmentSeconds(segment) { config.segmentSeconds = seconds }
+            if let limit = try pictureLimit(maxPicture) { config.maxPicture = limit }
             var common = LiveRecordingOptions(outFolder: out, pipeline: config, pipelineName: pipeline ?? "grid-720p")
             guard let role = DTLSRolePreference(rawValue: dtlsRole) else { throw ValidationError("--dtls-role: auto, client or server") }
             common.peer.dtlsRole = role

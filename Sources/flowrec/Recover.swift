@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Live
 import Logging
+import Media
 
 /// `flowrec recover DIR`: finish recordings interrupted by SIGKILL, power loss or a crash.
 struct Recover: LoggingCommand {
@@ -19,15 +20,19 @@ struct Recover: LoggingCommand {
     @Option(help: ArgumentHelp("Cut the outputs into files of this length instead of the recording's own --segment (see record --help).",
                                valueName: "duration"))
     var segment: String?
+    @Option(help: ArgumentHelp(maxPictureHelp, valueName: "WxH")) var maxPicture: String?
 
     @OptionGroup(title: "Logging") var logging: LogOptions
 
-    func validate() throws { _ = try segmentSeconds(segment) }
+    func validate() throws {
+        _ = try segmentSeconds(segment)
+        _ = try pictureLimit(maxPicture)
+    }
 
     func run() throws {
         try runJob {
             let recovered = try RecoverJob.run(path: dir, pipeline: pipeline, tracks: tracks, segmentSeconds: try segmentSeconds(segment),
-                                               logger: logger)
+                                               maxPicture: try pictureLimit(maxPicture) ?? .standard, logger: logger)
             for recording in recovered {
                 for warning in recording.manifest.warnings { logger.warning("\(warning)", metadata: ["path": "\(recording.manifestPath)"]) }
                 for output in recording.manifest.outputs { print(outputLine(output)) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Jobs
+import Media
 import Soak
 
 /// `flowrec soak --out DIR`: the live path for a long virtual time, watching memory (issue 6's soak
@@ -20,6 +21,8 @@ struct SoakCommand: ParsableCommand {
     @Option(help: "Fraction of media packets lost (0-1).") var loss = 0.01
     @Option(help: "Fraction of media packets reordered (0-1).") var reorder = 0.01
     @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(help: "From virtual time T on, the first publisher's keyframes declare WxH in their headers: T=WxH.") var declareSize: String?
+    @Option(help: ArgumentHelp(maxPictureHelp, valueName: "WxH")) var maxPicture: String?
 
     func run() throws {
         var options = SoakOptions(out: out)
@@ -34,6 +37,14 @@ struct SoakCommand: ParsableCommand {
         options.loss = loss
         options.reorder = reorder
         options.seed = seed
+        if let declareSize {
+            let parts = declareSize.split(separator: "=")
+            guard parts.count == 2, let size = PictureSize(parsing: String(parts[1])) else {
+                throw ValidationError("--declare-size: '\(declareSize)' is not TIME=WxH")
+            }
+            options.declaredPicture = (try seconds(String(parts[0]), "--declare-size"), size)
+        }
+        if let limit = try pictureLimit(maxPicture) { options.maxPicture = limit }
         try runJob {
             let report = try SoakRun(options: options).run()
             let encoder = JSONEncoder()

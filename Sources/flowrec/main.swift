@@ -108,10 +108,14 @@ struct Transcode: LoggingCommand {
     @Option(help: ArgumentHelp(segmentHelp, valueName: "duration"))
     var segment: String?
 
+    @Option(help: ArgumentHelp(maxPictureHelp, valueName: "WxH"))
+    var maxPicture: String?
+
     @OptionGroup(title: "Logging") var logging: LogOptions
 
     func validate() throws {
         _ = try segmentSeconds(segment)
+        _ = try pictureLimit(maxPicture)
         if !batch, jobs != nil { throw ValidationError("-j/--jobs needs --batch") }
         if batch {
             if let jobs, !(1...64).contains(jobs) { throw ValidationError("-j must be 1...64") }
@@ -148,6 +152,7 @@ struct Transcode: LoggingCommand {
         }
         if tracks { config.tracks = true }
         if let seconds = try segmentSeconds(segment) { config.segmentSeconds = seconds }
+        if let limit = try pictureLimit(maxPicture) { config.maxPicture = limit }
         return config
     }
 
@@ -279,6 +284,9 @@ struct Synth: LoggingCommand {
     @Option(help: "Participant I joins late: I@TIME, e.g. 2@5s (repeatable).") var join: [String] = []
     @Option(help: "Participant I leaves early: I@TIME (repeatable).") var leave: [String] = []
     @Option(help: "Halve every picture's size at this time.") var resolutionChangeAt: String?
+    @Option(help: ArgumentHelp("Participant I's keyframes from time T on declare WxH in their headers: I@T=WxH (a hostile stream for tests).",
+                               visibility: .hidden))
+    var declareSize: [String] = []
     @Option(help: "White flash with an audio click every this often (A/V sync checks).") var flashEvery: String?
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Flag(help: "Audio only.") var audioOnly = false
@@ -313,6 +321,14 @@ struct Synth: LoggingCommand {
         options.joinAt = try schedule(join, "--join")
         options.leaveAt = try schedule(leave, "--leave")
         options.resolutionChangeAt = try resolutionChangeAt.map { try duration($0, "--resolution-change-at") }
+        for item in declareSize {
+            let parts = item.split(separator: "=")
+            guard parts.count == 2, let size = PictureSize(parsing: String(parts[1])),
+                  let start = try schedule([String(parts[0])], "--declare-size").first else {
+                throw ValidationError("--declare-size: '\(item)' is not INDEX@TIME=WxH")
+            }
+            options.declaredSize[start.key] = (start.value, size)
+        }
         options.flashEvery = try flashEvery.map { try duration($0, "--flash-every") }
         options.seed = seed
         options.audioOnly = audioOnly
@@ -356,6 +372,23 @@ let segmentHelp = """
 func segmentSeconds(_ text: String?) throws -> Int? {
     guard let text else { return nil }
     do { return try parseSegmentLength(text) } catch { throw ValidationError("--segment: \(error)") }
+}
+
+/// `--max-picture`'s help, shared by transcode, record and recover.
+let maxPictureHelp = """
+    The largest picture a video stream may declare, either way up (default 4096x2304; 16x16 to 16384x16384). A stream \
+    whose keyframe header (VP8, VP9) or SPS (H.264) declares a larger one is not recorded from that frame on, before \
+    any decoder or file sees it; a warning and the manifest say so, and the participant's audio goes on.
+    """
+
+/// `--max-picture WxH` (nil when not given), or a usage error.
+func pictureLimit(_ text: String?) throws -> PictureSizeLimit? {
+    guard let text else { return nil }
+    let range = 16...PictureSizeLimit.largest.width
+    guard let size = PictureSize(parsing: text), range.contains(size.width), range.contains(size.height) else {
+        throw ValidationError("--max-picture: '\(text)' is not WxH with each side 16...\(range.upperBound), e.g. 4096x2304")
+    }
+    return PictureSizeLimit(size)
 }
 
 /// The line printed for each file written.

@@ -2,6 +2,7 @@ import Capture
 import Foundation
 import Ingest
 import Jobs
+import Media
 import Pipeline
 import RTP
 import Synth
@@ -29,6 +30,20 @@ import Testing
         return path
     }
 
+    /// Two participants for 6 s at 160x96, 15 fps, as one pcap; `adjust` changes the room.
+    private func twoPeople(_ folder: String, _ adjust: (inout SynthOptions) -> Void) throws -> String {
+        var options = SynthOptions()
+        options.participants = 2
+        options.seconds = 6
+        options.width = 160
+        options.height = 96
+        options.fps = 15
+        adjust(&options)
+        let path = folder + "/room.pcap"
+        try SynthJob.run(options: options, format: .pcap, out: path)
+        return path
+    }
+
     private var pipeline: PipelineConfig {
         get throws {
             var config = try PipelineConfig.load("grid-720p")
@@ -43,10 +58,10 @@ import Testing
     /// flow), on the capture's own clock; RTCP only from `rtcpAfterMicros` after the first packet
     /// (a WebRTC sender's first report comes half a second to a second and a half in).
     private func live(_ capture: String, out: String, pipeline: PipelineConfig? = nil,
-                      rtcpAfterMicros: Int64 = 0) throws -> (outputs: [OutputFile], warnings: [String]) {
+                      rtcpAfterMicros: Int64 = 0, warn: (@Sendable (String) -> Void)? = nil) throws -> (outputs: [OutputFile], warnings: [String]) {
         let clock = SettableClock()
         let outputs = LiveOutputs(out: OutputLocation(out), pipeline: try pipeline ?? self.pipeline, overwrite: false, blockWhenFull: true,
-                                  clock: { clock.micros })
+                                  clock: { clock.micros }, warn: warn)
         let reader = try openCaptureReader(path: capture)
         var first: Int64?
         while let packet = try reader.next() {
@@ -83,15 +98,7 @@ import Testing
     func lipSyncFollowsTheSendersClocksDespiteJitter() throws {
         let folder = NSTemporaryDirectory() + "flowrec-live-outputs-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        var options = SynthOptions()
-        options.participants = 2
-        options.seconds = 6
-        options.width = 160
-        options.height = 96
-        options.fps = 15
-        options.jitterMillis = 40
-        let capture = folder + "/room.pcap"
-        try SynthJob.run(options: options, format: .pcap, out: capture)
+        let capture = try twoPeople(folder) { $0.jitterMillis = 40 }
         var tracksOnly = try pipeline
         tracksOnly.composite = nil
         let made = try live(capture, out: folder + "/live", pipeline: tracksOnly, rtcpAfterMicros: 1_000_000)
@@ -170,6 +177,28 @@ import Testing
         #expect(composite.frames >= 600 + 1000 - 2, "\(composite)")
     }
 
+    /// A stream whose keyframes declare 16383x16383 from 3 s on: the live outputs say so as it happens
+    /// (what `record` logs) and at the end, and its participant's output says why its video stopped.
+    @Test func aHugePictureMidStreamIsWarnedOfAtOnceAndInTheOutputs() throws {
+        let folder = NSTemporaryDirectory() + "flowrec-live-outputs-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let capture = try twoPeople(folder) { options in
+            options.keyframeInterval = 15
+            options.declaredSize = [1: (3, PictureSize(width: 16383, height: 16383))]
+        }
+        let heard = Heard()
+        let made = try live(capture, out: folder + "/live", warn: { heard.append($0) })
+        #expect(heard.all.count == 1 && heard.all.first?.contains("16383x16383") == true, "\(heard.all)")
+        #expect(made.warnings.filter { $0.contains("16383x16383") && $0.contains("--max-picture 4096x2304") }.count == 1, "\(made.warnings)")
+        let rejected = made.outputs.filter { $0.video?.rejected != nil }
+        try #require(rejected.count == 1, "\(made.outputs)")
+        let video = try #require(rejected[0].video?.rejected?.first)
+        #expect(abs(video.fromSeconds - 3) < 0.1 && video.width == 16383 && video.framesDropped == 45, "\(video)")
+        // The manifest holds the outputs as they are: the reason is in its JSON.
+        let json = String(decoding: try JSONEncoder().encode(rejected[0]), as: UTF8.self)
+        #expect(json.contains("\"rejected\"") && json.contains("over --max-picture"), "\(json)")
+    }
+
     @Test func fallingBehindGivesTheLiveOutputsUpAndLeavesNoFinishedFile() throws {
         let folder = NSTemporaryDirectory() + "flowrec-live-outputs-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -185,4 +214,12 @@ import Testing
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder + "/live")) ?? []
         #expect(!names.contains { $0.hasSuffix(".webm") }, "\(names)")
     }
+}
+
+/// Warnings heard on the live outputs' thread.
+private final class Heard: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
+    var all: [String] { lock.withLock { lines } }
 }

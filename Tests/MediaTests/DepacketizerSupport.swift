@@ -16,6 +16,14 @@ struct BitWriter {
             bit += 1
         }
     }
+
+    /// Unsigned exp-Golomb, ue(v) (H.264 §9.1).
+    mutating func ue(_ v: Int) {
+        let x = v + 1
+        let bits = Int.bitWidth - x.leadingZeroBitCount
+        write(0, bits - 1)
+        write(x, bits)
+    }
 }
 
 /// A VP8 keyframe: frame tag with P=0, start code, 14-bit sizes plus scale bits, then filler.

@@ -85,13 +85,8 @@ struct H264DepacketizerTests {
         // Baseline, level 3.0, id 0, poc type 2, 1 ref, 20x15 MBs, frame_mbs_only, crop bottom 4 units (8 lines).
         var w = BitWriter()
         w.write(0x67, 8); w.write(66, 8); w.write(0xC0, 8); w.write(30, 8)
-        func ue(_ v: Int) {
-            let x = v + 1
-            let bits = Int.bitWidth - x.leadingZeroBitCount
-            w.write(0, bits - 1); w.write(x, bits)
-        }
-        ue(0); ue(0); ue(2); ue(1); w.write(0, 1); ue(19); ue(14); w.write(1, 1); w.write(1, 1)
-        w.write(1, 1); ue(0); ue(0); ue(0); ue(4)
+        w.ue(0); w.ue(0); w.ue(2); w.ue(1); w.write(0, 1); w.ue(19); w.ue(14); w.write(1, 1); w.write(1, 1)
+        w.write(1, 1); w.ue(0); w.ue(0); w.ue(0); w.ue(4)
         w.write(1, 1) // rbsp_stop_one_bit
         let sps = try #require(H264SPS(nal: w.bytes[...]))
         #expect(sps.width == 320 && sps.height == 232)

@@ -68,9 +68,10 @@ public enum AnnexB {
 
 /// Reads bits MSB-first from an RBSP (emulation prevention bytes already removed). Every read returns nil
 /// past the end, so malformed input can only fail, never trap.
-struct H264BitReader {
+package struct H264BitReader {
     private let bytes: [UInt8]
-    private var bit = 0
+    /// Bits read so far.
+    private(set) var bit = 0
 
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
@@ -110,7 +111,7 @@ struct H264BitReader {
     }
 
     /// Removes emulation prevention bytes (`00 00 03` → `00 00`).
-    static func rbsp(_ nal: ArraySlice<UInt8>) -> [UInt8] {
+    package static func rbsp(_ nal: ArraySlice<UInt8>) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(nal.count)
         var zeros = 0
@@ -118,6 +119,22 @@ struct H264BitReader {
             if zeros >= 2 && b == 3 {
                 zeros = 0
                 continue
+            }
+            zeros = b == 0 ? zeros + 1 : 0
+            out.append(b)
+        }
+        return out
+    }
+
+    /// Adds emulation prevention bytes (`00 00 0x` with x ≤ 3 → `00 00 03 0x`): the inverse of ``rbsp(_:)``.
+    package static func escaped(_ rbsp: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(rbsp.count + rbsp.count / 64)
+        var zeros = 0
+        for b in rbsp {
+            if zeros >= 2 && b <= 3 {
+                out.append(3)
+                zeros = 0
             }
             zeros = b == 0 ? zeros + 1 : 0
             out.append(b)
@@ -137,6 +154,9 @@ public struct H264SPS: Sendable, Equatable {
     /// Displayed size: macroblocks minus the cropping rectangle.
     public var width: Int
     public var height: Int
+    /// Where `pic_width_in_mbs_minus1` and `pic_height_in_map_units_minus1` lie, in bits of the RBSP
+    /// after the NAL header byte.
+    package var sizeFieldBits: Range<Int>?
 
     /// Parses a whole SPS NAL unit (header byte included, emulation prevention still in); nil when it is not
     /// an SPS, is truncated, or states an impossible size.
@@ -183,11 +203,15 @@ public struct H264SPS: Sendable, Equatable {
         default:
             return nil
         }
-        guard r.ue() != nil, r.u1() != nil,                                  // max_num_ref_frames, gaps_in_frame_num
-              let widthMbs = r.ue(), let heightMapUnits = r.ue(), let frameMbsOnly = r.u1() else { return nil }
+        guard r.ue() != nil, r.u1() != nil else { return nil }              // max_num_ref_frames, gaps_in_frame_num
+        let sizeStart = r.bit
+        guard let widthMbs = r.ue(), let heightMapUnits = r.ue() else { return nil }
+        sizeFieldBits = sizeStart..<r.bit
+        guard let frameMbsOnly = r.u1() else { return nil }
         if frameMbsOnly == 0 { guard r.u1() != nil else { return nil } } // mb_adaptive_frame_field_flag
         guard r.u1() != nil, let cropping = r.u1() else { return nil }     // direct_8x8_inference_flag
-        guard widthMbs < 1024, heightMapUnits < 1024 else { return nil }
+        // Beyond any level's limit, but parsed: the caller's picture bound (`PictureSizeLimit`) must see them.
+        guard widthMbs < 1 << 16, heightMapUnits < 1 << 16 else { return nil }
         var w = (widthMbs + 1) * 16
         var h = (2 - frameMbsOnly) * (heightMapUnits + 1) * 16
         if cropping == 1 {

@@ -167,9 +167,15 @@ public struct VP9FrameHeader: Sendable, Equatable {
     public var showExistingFrame: Bool
     public var isKeyframe: Bool
     public var showFrame: Bool
-    /// Keyframes only.
+    /// An intra-only frame: no reference, but not a keyframe (it may state a new size).
+    public var intraOnly = false
+    /// The frame size the header states: keyframes, intra-only frames, and inter frames that give
+    /// their size instead of taking a reference's (`frame_size_with_refs` with no `found_ref`).
+    /// Nil when the frame takes its size from a reference.
     public var width: Int?
     public var height: Int?
+    /// Where `frame_width_minus_1` starts (bits from the frame's start) when the header states a size.
+    package var sizeBitOffset: Int?
 
     /// Nil when the bytes are not a VP9 frame header (bad frame marker, sync code, or truncated).
     public init?(parsing data: ArraySlice<UInt8>) {
@@ -186,22 +192,42 @@ public struct VP9FrameHeader: Sendable, Equatable {
             showFrame = true
             return
         }
-        guard let ft = r.read(1), let sf = r.read(1), r.read(1) != nil else { return nil }
+        guard let ft = r.read(1), let sf = r.read(1), let errorResilient = r.read(1) else { return nil }
         isKeyframe = ft == 0
         showFrame = sf == 1
-        guard isKeyframe else { return }
-        guard r.read(8) == 0x49, r.read(8) == 0x83, r.read(8) == 0x42 else { return nil }
-        if profile >= 2 { guard r.read(1) != nil else { return nil } }
-        guard let cs = r.read(3) else { return nil }
-        if cs != 7 {
-            guard r.read(1) != nil else { return nil }
-            if profile == 1 || profile == 3 { guard r.read(3) != nil else { return nil } }
-        } else if profile == 1 || profile == 3 {
-            guard r.read(1) != nil else { return nil }
+        if !isKeyframe {
+            if !showFrame { guard let io = r.read(1) else { return nil }; intraOnly = io == 1 }
+            if errorResilient == 0 { guard r.read(2) != nil else { return nil } }  // reset_frame_context
         }
+        if isKeyframe || intraOnly {
+            guard r.read(8) == 0x49, r.read(8) == 0x83, r.read(8) == 0x42 else { return nil }
+            // An intra-only frame of profile 0 has no colour config (8-bit 4:2:0 implied).
+            if isKeyframe || profile > 0 { guard Self.skipColourConfig(&r, profile: profile) else { return nil } }
+            if intraOnly { guard r.read(8) != nil else { return nil } }              // refresh_frame_flags
+        } else {
+            guard r.read(8) != nil, r.read(3 * 4) != nil else { return nil }        // refresh flags; 3 × (ref idx, sign bias)
+            for _ in 0..<3 {
+                guard let foundRef = r.read(1) else { return nil }
+                if foundRef == 1 { return }                                         // a reference's size
+            }
+        }
+        sizeBitOffset = r.bit
         guard let w = r.read(16), let h = r.read(16) else { return nil }
         width = w + 1
         height = h + 1
+    }
+
+    /// `color_config()` (§6.2.2); false when truncated.
+    private static func skipColourConfig(_ r: inout BitReader, profile: Int) -> Bool {
+        if profile >= 2 { guard r.read(1) != nil else { return false } }
+        guard let cs = r.read(3) else { return false }
+        if cs != 7 {
+            guard r.read(1) != nil else { return false }
+            if profile == 1 || profile == 3 { guard r.read(3) != nil else { return false } }
+        } else if profile == 1 || profile == 3 {
+            guard r.read(1) != nil else { return false }
+        }
+        return true
     }
 }
 
