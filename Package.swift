@@ -106,7 +106,7 @@ let package = Package(
 
         // MARK: Command line
         .executableTarget(name: "flowrec", dependencies: [
-            "Jobs", "Capture", "Media", "SDP", "Pipeline", "Live", "Peer", "Janus", "ICE", "FlowrecLogging", "Soak",
+            "Jobs", "Capture", "Media", "SDP", "Pipeline", "Live", "Peer", "Janus", "ICE", "FlowrecLogging", "Soak", "IPAddress",
             .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
         ]),
 

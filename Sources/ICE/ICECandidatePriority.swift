@@ -35,8 +35,15 @@ extension ICECandidate {
 
     /// The address with its IP in canonical text (RFC 5952 for IPv6), nil when it is not an IP
     /// literal (an mDNS name).
+    /// The address in canonical text, or nil when no check may go to it: port 0, an unspecified,
+    /// multicast or broadcast address (a check there would reach hosts that never offered it).
     static func canonical(_ address: STUNAddress) -> STUNAddress? {
-        guard let bytes = address.ipBytes, let ip = STUNAddress.format(ipBytes: bytes) else { return nil }
+        guard address.port != 0, let bytes = address.ipBytes, let ip = STUNAddress.format(ipBytes: bytes) else { return nil }
+        if bytes.count == 4 {
+            guard bytes[0] != 0, bytes[0] < 224 else { return nil }  // 0/8, multicast 224/4, 240/4 and broadcast
+        } else {
+            guard bytes[0] != 0xFF, bytes.contains(where: { $0 != 0 }) else { return nil }  // multicast ff00::/8, ::
+        }
         return STUNAddress(ip: ip, port: address.port)
     }
 }

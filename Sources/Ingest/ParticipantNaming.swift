@@ -37,13 +37,13 @@ public struct JanusRecordingName: Sendable, Equatable {
 
 /// Makes `name` safe as a file name component: letters, digits, `-`, `_`, `.` kept; anything
 /// else becomes `_`; no leading dot; at most 64 characters; never empty.
-public func safeFileName(_ name: String) -> String {
+public func safeFileName(_ name: String, maxLength: Int = 64) -> String {
     var out = ""
     for scalar in name.unicodeScalars {
         let ok = (scalar.value >= 48 && scalar.value <= 57) || (scalar.value >= 65 && scalar.value <= 90)
             || (scalar.value >= 97 && scalar.value <= 122) || scalar == "-" || scalar == "_" || scalar == "."
         out.unicodeScalars.append(ok ? scalar : "_")
-        if out.count >= 64 { break }
+        if out.count >= maxLength { break }
     }
     while out.hasPrefix(".") { out = "_" + out.dropFirst() }
     return out.isEmpty ? "_" : out

@@ -201,12 +201,23 @@ final class Recording: Sendable {
         self.room = room
         self.source = source
         metrics = RecordingMetrics(room: room)
-        base = NameTemplate.expand(options.nameTemplate, room: room, start: started)
+        try createOutputFolder(options.outFolder)
+        lock = try RecordingLock(path: options.lockPath ?? options.outFolder + "/.\(source)-\(safeFileName(room)).lock")
+        // A name with {start} is meant to be new each run: a run started in the same second as one
+        // that was killed (a restart loop) takes "-2", "-3", … rather than refusing as "exists".
+        let expanded = NameTemplate.expand(options.nameTemplate, room: room, start: started)
+        var base = expanded
+        if options.nameTemplate.contains("{start"), !options.overwrite {
+            var n = 2
+            while n < 100, [".capture", ".json", ".webm"].contains(where: { FileManager.default.fileExists(atPath: options.outFolder + "/\(base)\($0)") }) {
+                base = "\(expanded)-\(n)"
+                n += 1
+            }
+        }
+        self.base = base
         captureFolder = options.outFolder + "/\(base).capture"
         manifestPath = options.outFolder + "/\(base).json"
         out = OutputLocation(options.outFolder + "/\(base).webm")
-        try createOutputFolder(options.outFolder)
-        lock = try RecordingLock(path: options.lockPath ?? options.outFolder + "/.\(source)-\(safeFileName(room)).lock")
         if let free = Self.freeBytes(options.outFolder), free < options.minFreeBytes {
             throw CannotStart(kind: .diskFull, description: "\(options.outFolder): \(free >> 20) MiB free, less than --min-free \(options.minFreeBytes >> 20) MiB")
         }

@@ -49,7 +49,7 @@ public enum NameTemplate {
             }
             let field = rest[rest.index(after: open)..<close]
             if field == "room" {
-                out += room
+                out += safeFileName(room)  // at most 64 characters: a long room name cannot push {start} out
             } else if field == "start" {
                 out += utc(start, "%Y%m%dT%H%M%SZ")
             } else if field.hasPrefix("start:") {
@@ -60,7 +60,7 @@ public enum NameTemplate {
             rest = rest[rest.index(after: close)...]
         }
         out += rest
-        return safeFileName(out)
+        return safeFileName(out, maxLength: 200)
     }
 
     private static func utc(_ date: Date, _ format: String) -> String {

@@ -171,6 +171,7 @@ public final class PeerConnection {
         (answer, negotiated) = try Self.answer(parsed, options: answerTemplate)
         guard let fingerprint = negotiated.remoteFingerprint else { throw PeerError("offer has no a=fingerprint") }
         guard let ufrag = negotiated.remoteUfrag, let pwd = negotiated.remotePwd else { throw PeerError("offer has no a=ice-ufrag/a=ice-pwd") }
+        if let problem = OfferCheck.problem(parsed, credentials: (ufrag, pwd), mustSend: true) { throw PeerError("offer: \(problem)") }
         do {
             dtls = try DTLSEndpoint(role: role, certificate: certificate, remoteFingerprint: fingerprint,
                                     options: DTLSEndpoint.Options(srtpProfiles: options.srtpProfiles,
@@ -190,6 +191,8 @@ public final class PeerConnection {
         var template = answerTemplate
         template.sessionVersion += 1
         let probe = NegotiatedMedia(offer: parsed, answered: [])
+        let credentials = probe.remoteUfrag.flatMap { ufrag in probe.remotePwd.map { (ufrag, $0) } }
+        if let problem = OfferCheck.problem(parsed, credentials: credentials, mustSend: false) { throw PeerError("offer: \(problem)") }
         if let fingerprint = probe.remoteFingerprint, fingerprint.lowercased() != negotiated.remoteFingerprint?.lowercased() {
             throw PeerError("renegotiation changes the DTLS fingerprint; that needs a new connection")
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import IPAddress
 import ICE
 import Janus
 import Jobs
@@ -108,7 +109,7 @@ struct Record: LoggingCommand {
             common.minFreeBytes = try bytes(minFree, "--min-free")
             common.lockPath = lock
             common.nameTemplate = name
-            common.candidateHosts = iceHost
+            common.candidateHosts = try iceHost.map(checkedHostCandidate)
             common.overwrite = force
             common.outputsWhileRecording = !outputsAfterStop
             if let metrics {
@@ -170,6 +171,21 @@ struct Record: LoggingCommand {
             case .duration, .empty, .maxSize, .roomClosed: break
             }
         }
+    }
+
+    /// An `--ice-host` value: a dotted IPv4 address a peer can send to (not 0.0.0.0, multicast or
+    /// broadcast). IPv6 host candidates are not offered yet: the media sockets are IPv4.
+    private func checkedHostCandidate(_ text: String) throws -> String {
+        guard let bytes = IPAddressText.parseIPv4(text) else {
+            if IPAddressText.parseIPv6(text) != nil {
+                throw ValidationError("--ice-host: '\(text)' is IPv6; host candidates are IPv4 for now (the media sockets are IPv4)")
+            }
+            throw ValidationError("--ice-host: '\(text)' is not an IPv4 address")
+        }
+        guard bytes[0] != 0, !(224...255).contains(bytes[0]) else {
+            throw ValidationError("--ice-host: '\(text)' is not an address a peer can send to (unspecified, multicast or broadcast)")
+        }
+        return text
     }
 
     private func listenAddress(_ text: String) throws -> (String, Int) {

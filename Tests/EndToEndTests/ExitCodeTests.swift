@@ -53,9 +53,9 @@ import Testing
     @Test(.enabled(if: ready)) func aTakenWHIPOrMetricsPortExits75AndLeavesNothing() throws {
         let dir = try Tool.temporaryFolder()
         let hold = "\(LiveNetwork.python) -c \"import socket,time; s=socket.socket(); s.bind(('127.0.0.1', int(__import__('sys').argv[1]))); s.listen(); time.sleep(15)\""
-        let whip = try run(dir, "\(hold) 8080 & hp=$!; sleep 0.5; \(record) --out \"$dir/a\"; status=$?; kill $hp; exit $status")
+        let whip = try run(dir, "\(hold) 8080 & hp=$!; sleep 0.5; \(record) --out \"$dir/a\"; status=$?; kill -KILL $hp; exit $status")
         expectWords(whip, 75, ["127.0.0.1:8080", "address already in use"], "WHIP port taken")
-        let metrics = try run(dir, "\(hold) 9100 & hp=$!; sleep 0.5; \(record) --metrics 127.0.0.1:9100 --out \"$dir/b\"; status=$?; kill $hp; exit $status")
+        let metrics = try run(dir, "\(hold) 9100 & hp=$!; sleep 0.5; \(record) --metrics 127.0.0.1:9100 --out \"$dir/b\"; status=$?; kill -KILL $hp; exit $status")
         expectWords(metrics, 75, ["127.0.0.1:9100", "address already in use"], "metrics port taken")
         for out in ["a", "b"] {
             let left = (try? FileManager.default.contentsOfDirectory(atPath: dir + "/" + out)) ?? []
@@ -81,5 +81,26 @@ import Testing
         #expect(transcoded.status == 73, "exit \(transcoded.status): \(transcoded.stderr)")
         #expect(transcoded.stderr.contains("symbolic link"), "\(transcoded.stderr)")
         #expect(try String(contentsOfFile: dir + "/target", encoding: .utf8) == "precious\n")
+    }
+
+    @Test(.enabled(if: ready)) func iceHostsNoPeerCanReachAreUsageErrors() throws {
+        let dir = try Tool.temporaryFolder()
+        for host in ["999.1.1.1", "::1", "0.0.0.0", "224.0.0.1", "example"] {
+            let result = try run(dir, "\"$flowrec\" record --whip 127.0.0.1:8080 --room demo --ice-host '\(host)' --duration 1s --out \"$dir/r\"")
+            #expect(result.status == 64, "--ice-host \(host): exit \(result.status): \(result.stderr)")
+            #expect(result.stderr.contains(host), "\(result.stderr)")
+        }
+    }
+
+    /// A name with {start} that is already taken (a restart in the same second as a killed run; here
+    /// a year-long {start:%Y}) gets "-2" instead of exit 73.
+    @Test(.enabled(if: ready)) func aTakenStartNameGetsASuffix() throws {
+        let dir = try Tool.temporaryFolder()
+        let twice = "\(record) --name '{room}-{start:%Y}' --out \"$dir/r\" && \(record) --name '{room}-{start:%Y}' --out \"$dir/r\""
+        let result = try run(dir, twice)
+        #expect(result.status == 0, "exit \(result.status): \(result.stderr)")
+        let year = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).year!
+        let manifests = try FileManager.default.contentsOfDirectory(atPath: dir + "/r").filter { $0.hasSuffix(".json") }.sorted()
+        #expect(manifests == ["demo-\(year)-2.json", "demo-\(year).json"], "\(manifests)")
     }
 }

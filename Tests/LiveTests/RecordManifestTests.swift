@@ -25,3 +25,12 @@ import Testing
         #expect(manifest.segmentSeconds == 900 && manifest.outputs.first?.startSeconds == 900)
     }
 }
+
+@Suite struct NameTemplateTests {
+    /// A 300-character room name is cut to 64 characters; {start} stays in the name.
+    @Test func aLongRoomNameKeepsTheStartTime() {
+        let start = Date(timeIntervalSince1970: 1_765_000_000)
+        let name = NameTemplate.expand("{room}-{start}", room: String(repeating: "r", count: 300), start: start)
+        #expect(name == String(repeating: "r", count: 64) + "-20251206T054640Z", "\(name)")
+    }
+}
