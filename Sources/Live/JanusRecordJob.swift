@@ -52,14 +52,7 @@ public enum JanusRecordJob {
         let hosts = common.candidateHosts.isEmpty ? Recording.hostAddresses() : common.candidateHosts
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let certificate = try DTLSCertificate.generate()
-        let metricsServer: MetricsServer?
-        do {
-            metricsServer = try await recording.serveMetrics(group: group, logger: logger)
-        } catch {
-            recording.abandon()
-            try? await group.shutdownGracefully()
-            throw error
-        }
+        let metricsServer = try await recording.serveMetrics(group: group, logger: logger)
         var recorders: [JanusRoomRecorder] = []
         var clients: [JanusClient] = []
         for (room, suffix) in [(options.room, "")] + (options.screenRoom.map { [($0, ParticipantNames.screenShareSuffix)] } ?? []) {

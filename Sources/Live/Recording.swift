@@ -260,12 +260,15 @@ final class Recording: Sendable {
                        warnings: warnings)
     }
 
-    /// Starts the metrics server when `--metrics` asked for one.
+    /// Starts the metrics server when `--metrics` asked for one. When it cannot listen the
+    /// recording is given up (nothing was recorded yet) and `group` shut down.
     func serveMetrics(group: any EventLoopGroup, logger: Logger) async throws -> MetricsServer? {
         guard let address = options.metricsAddress else { return nil }
         let server = MetricsServer(metrics: metrics, group: group)
         let port: Int
         do { port = try await server.start(host: address.host, port: address.port) } catch {
+            abandon()
+            try? await group.shutdownGracefully()
             throw CannotStart(kind: .cannotListen, description: "--metrics cannot listen on \(address.host):\(address.port): \(Self.reason(error))")
         }
         logger.info("metrics on http://\(address.host):\(port)/metrics, health on /health")

@@ -57,14 +57,7 @@ public enum WHIPRecordJob {
         }
         let server = WHIPServer(options: serverOptions, backend: room, group: group)
         let port: Int
-        let metricsServer: MetricsServer?
-        do {
-            metricsServer = try await recording.serveMetrics(group: group, logger: logger)
-        } catch {
-            recording.abandon()
-            try? await group.shutdownGracefully()
-            throw error
-        }
+        let metricsServer = try await recording.serveMetrics(group: group, logger: logger)
         do { port = try await server.start(host: options.listenHost, port: options.port) } catch {
             await metricsServer?.stop()
             recording.abandon()
