@@ -20,9 +20,6 @@ final class HTTPConnectionTracker: ChannelInboundHandler {
     private let registry: HTTPConnectionRegistry
     private var connections: [ObjectIdentifier: any Channel] = [:]
     private var stopped: EventLoopPromise<Void>?
-    /// Connections closed to make room for newer ones, and new ones refused (all busy).
-    private(set) var evicted = 0
-    private(set) var refused = 0
 
     init(limit: Int?, registry: HTTPConnectionRegistry = HTTPConnectionRegistry()) {
         self.limit = limit
@@ -33,11 +30,9 @@ final class HTTPConnectionTracker: ChannelInboundHandler {
         let connection = unwrapInboundIn(data)
         if let limit, connections.count >= limit {
             guard let victim = leastValuableConnection() else {
-                refused += 1
                 connection.close(promise: nil) // as the acceptor closes one its initializer refused
                 return
             }
-            evicted += 1
             connections[ObjectIdentifier(victim)] = nil // its close completes later; the slot is taken now
             victim.close(promise: nil)
         }
