@@ -108,8 +108,11 @@ import Testing
             for (k, piece) in pieces.enumerated() {
                 #expect(piece.start >= Double(k * 10) && piece.start < Double(k * 10) + 3.05, "\(piece.path) starts at \(piece.start)")
                 // The file starts with that keyframe (at 0, or 1 ms in when the cut time rounds below its millisecond).
+            // The first file is not a cut: it starts with the participant's first media, which may be an
+            // audio packet a few milliseconds before the first keyframe (3 ms seen on a loaded machine).
             let first = piece.firstVideoPacket.split(separator: ",")
-            #expect(first.count == 2 && (Double(first[0]) ?? 1) <= 0.001 && first[1].hasPrefix("K"),
+            let lead = k == 0 ? 0.05 : 0.001
+            #expect(first.count == 2 && (Double(first[0]) ?? 1) <= lead && first[1].hasPrefix("K"),
                     "\(piece.path) starts with \(piece.firstVideoPacket)")
                 #expect(try Decode.errors(piece.path).isEmpty, "\(piece.path) decodes cleanly")
             }
@@ -188,8 +191,11 @@ import Testing
             // Asked for at the boundary, the keyframe that starts the file comes within a round trip or two.
             #expect(piece.start >= Double(k * 10) && piece.start < Double(k * 10) + 1.5, "\(piece.path) starts at \(piece.start)")
             // The file starts with that keyframe (at 0, or 1 ms in when the cut time rounds below its millisecond).
+            // The first file is not a cut: it starts with the participant's first media, which may be an
+            // audio packet a few milliseconds before the first keyframe (3 ms seen on a loaded machine).
             let first = piece.firstVideoPacket.split(separator: ",")
-            #expect(first.count == 2 && (Double(first[0]) ?? 1) <= 0.001 && first[1].hasPrefix("K"),
+            let lead = k == 0 ? 0.05 : 0.001
+            #expect(first.count == 2 && (Double(first[0]) ?? 1) <= lead && first[1].hasPrefix("K"),
                     "\(piece.path) starts with \(piece.firstVideoPacket)")
             #expect(try Decode.errors(piece.path).isEmpty, "\(piece.path) decodes cleanly")
         }
