@@ -31,11 +31,20 @@ enum PacketFuzz {
                      "RTCP changed through serialize and parse: \(known) → \(again)")
     }
 
-    /// A NACK's lost list as a set: the serializer packs it in its own order, without repeats.
+    /// What serialization may change: a NACK's lost list is packed in its own order without
+    /// repeats, and a REMB bitrate beyond 2^46 × 18 bits is read as `UInt64.max` (saturated),
+    /// which serializes as the largest value 18 bits can say.
     private static func normalized(_ packet: RTCPPacket) -> RTCPPacket {
-        guard case .nack(var nack) = packet else { return packet }
-        nack.lost = Array(Set(nack.lost)).sorted()
-        return .nack(nack)
+        switch packet {
+        case .nack(var nack):
+            nack.lost = Array(Set(nack.lost)).sorted()
+            return .nack(nack)
+        case .remb(var remb) where remb.bitrate >= 0x3FFFF << 46:
+            remb.bitrate = .max
+            return .remb(remb)
+        default:
+            return packet
+        }
     }
 
     static let local = ICECredentials(ufrag: "fzL1", pwd: "fuzz-local-password-0001")
