@@ -17,6 +17,9 @@ let package = Package(
         /// The modules as a library, for the benchmarks package and other tools.
         .library(name: "FlowrecKit", targets: ["RTP", "SDP", "Capture", "Media", "WebM", "Ingest", "Synth", "AudioMix",
                                                "VideoCompose", "Pipeline", "Jobs"]),
+        /// The parsers alone (captures, RTP/RTCP, depacketizers, SDP, STUN, the peer's offer path), for
+        /// the fuzz package in `Fuzz/`: building them needs none of the swift-nio or Yams modules.
+        .library(name: "FlowrecParsers", targets: ["RTP", "SDP", "Capture", "Media", "ICE", "Peer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -29,4 +29,13 @@ status=0
 in_private_network swift test --skip-build --skip EndToEndTests 2>&1 || status=$?
 in_private_network swift test --skip-build --no-parallel --filter EndToEndTests --skip BrowserWHIPTests 2>&1 || status=$?
 in_private_network swift test --skip-build --filter BrowserWHIPTests 2>&1 || status=$?
+# Coverage-guided fuzzing of the parsers (scripts/fuzz.sh; FLOWREC_FUZZ_SECONDS a target, 10 by
+# default: ~3 min with the build); a crash fails the run, a toolchain without libFuzzer (exit 3) only warns.
+fuzz_status=0
+bash scripts/fuzz.sh "${FLOWREC_FUZZ_SECONDS:-10}" 2>&1 || fuzz_status=$?
+if [ "$fuzz_status" -eq 3 ]; then
+  echo "warning: no libFuzzer in this toolchain: the fuzz targets did not run" >&2
+elif [ "$fuzz_status" -ne 0 ]; then
+  status=$fuzz_status
+fi
 exit $status

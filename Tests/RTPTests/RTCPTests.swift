@@ -94,6 +94,19 @@ import Testing
         #expect(r.ssrcs == [5])
     }
 
+    /// Found by the RTCP fuzz target (Fuzz/): exponent 61 overflows 64 bits, the bitrate saturates,
+    /// and it serializes as the largest value 18 bits say, a fixed point from then on; the FIR after it is kept.
+    @Test func rembSaturatedBitrateSerializesAsTheLargest() throws {
+        let bytes = hex("8f ce 00 05 00 00 12 34 00 00 00 00 52 45 4d 42 01 f6 e9 34 00 00 56 78"
+                        + "84 ce 00 04 00 00 12 34 00 00 00 00 84 00 56 78 07 00 00 00")
+        let fir = RTCPPacket.fullIntraRequest(FIR(senderSSRC: 0x1234, entries: [FIREntry(ssrc: 0x8400_5678, sequenceNumber: 7)]))
+        let parsed = try RTCP.parseCompound(bytes)
+        #expect(parsed == [.remb(REMB(senderSSRC: 0x1234, bitrate: .max, ssrcs: [0x5678])), fir])
+        let again = try RTCP.parseCompound(RTCP.serialize(parsed))
+        #expect(again == [.remb(REMB(senderSSRC: 0x1234, bitrate: 0x3FFFF << 46, ssrcs: [0x5678])), fir])
+        #expect(try RTCP.parseCompound(RTCP.serialize(again)) == again)
+    }
+
     @Test func unknownTypeInTheMiddleIsSkipped() throws {
         let rr = hex("80 c9 00 01 00 00 00 07")
         let xr = hex("80 cf 00 02 00 00 00 07 de ad be ef")                 // XR
