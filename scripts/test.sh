@@ -18,19 +18,9 @@ in_private_network() {
     "$@"
   fi
 }
-# Three runs: the end-to-end tests block threads while their processes run, which would starve the
-# async unit tests (servers, clients) of the cooperative pool if both ran side by side. The end-to-end
-# tests run one at a time: side by side on 2 cores a test could wait minutes for a pool thread, which
-# its time limit counts (WHIPRecordTests' first test, 31 s alone, ran past 3 min), and the load made
-# live timings flaky (a Janus recording 0.54 s off Janus's own, bar 0.5 s). The browser
-# tests (three Chromium/Firefox publishers at once) measure bitrates and frame rates, which the other
-# end-to-end suites running beside them on 2 cores would disturb (and they them).
-status=0
-in_private_network swift test --skip-build --skip EndToEndTests 2>&1 || status=$?
-in_private_network swift test --skip-build --no-parallel --filter EndToEndTests --skip BrowserWHIPTests 2>&1 || status=$?
-in_private_network swift test --skip-build --filter BrowserWHIPTests 2>&1 || status=$?
 # Coverage-guided fuzzing of the parsers (scripts/fuzz.sh; FLOWREC_FUZZ_SECONDS a target, 10 by
 # default: ~3 min with the build); a crash fails the run, a toolchain without libFuzzer (exit 3) only warns.
+status=0
 fuzz_status=0
 bash scripts/fuzz.sh "${FLOWREC_FUZZ_SECONDS:-10}" 2>&1 || fuzz_status=$?
 if [ "$fuzz_status" -eq 3 ]; then
@@ -38,4 +28,14 @@ if [ "$fuzz_status" -eq 3 ]; then
 elif [ "$fuzz_status" -ne 0 ]; then
   status=$fuzz_status
 fi
+# Three runs: the end-to-end tests block threads while their processes run, which would starve the
+# async unit tests (servers, clients) of the cooperative pool if both ran side by side. The end-to-end
+# tests run one at a time: side by side on 2 cores a test could wait minutes for a pool thread, which
+# its time limit counts (WHIPRecordTests' first test, 31 s alone, ran past 3 min), and the load made
+# live timings flaky (a Janus recording 0.54 s off Janus's own, bar 0.5 s). The browser
+# tests (three Chromium/Firefox publishers at once) measure bitrates and frame rates, which the other
+# end-to-end suites running beside them on 2 cores would disturb (and they them).
+in_private_network swift test --skip-build --skip EndToEndTests 2>&1 || status=$?
+in_private_network swift test --skip-build --no-parallel --filter EndToEndTests --skip BrowserWHIPTests 2>&1 || status=$?
+in_private_network swift test --skip-build --filter BrowserWHIPTests 2>&1 || status=$?
 exit $status
