@@ -19,12 +19,13 @@ final class HTTPConnectionActivity: Sendable {
         state = Mutex(State(lastActive: now))
     }
 
-    /// Bytes of a request arrived; returns true when they began one (and so started its deadline).
-    func bytesArrived(now: NIODeadline = .now()) -> Bool {
+    /// Bytes of a request arrived; returns `now` when they began one (its deadline starts then),
+    /// nil when a request was already under way.
+    func bytesArrived(now: NIODeadline = .now()) -> NIODeadline? {
         state.withLock { state in
-            guard state.requestStarted == nil, !state.responding else { return false }
+            guard state.requestStarted == nil, !state.responding else { return nil }
             state.requestStarted = now
-            return true
+            return now
         }
     }
 
@@ -89,9 +90,8 @@ final class HTTPRequestDeadlineHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if activity.bytesArrived() {
+        if let started = activity.bytesArrived() {
             deadline?.cancel()
-            let started = activity.state.withLock { $0.requestStarted }
             let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
             deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [activity] in
                 // Still the same request, still unread: too slow.

@@ -11,9 +11,10 @@ public struct CannotCreateOutput: Error, Sendable, CustomStringConvertible {
         self.reason = reason
     }
 
-    /// The reason for `errno` as the C library words it.
+    /// The reason for `errno` as the C library words it; `ELOOP` from an `O_NOFOLLOW` open says
+    /// the path is a symbolic link.
     public init(_ path: String, errno code: Int32) {
-        self.init(path, reason: String(cString: strerror(code)))
+        self.init(path, reason: code == ELOOP ? "it is a symbolic link (not followed)" : String(cString: strerror(code)))
     }
 
     public var description: String { "cannot create \(path): \(reason)" }
@@ -45,10 +46,7 @@ public struct OutputWriteFailed: Error, Sendable, CustomStringConvertible {
 /// - Throws: `CannotCreateOutput` when it cannot be opened, `OutputWriteFailed` when a write fails.
 public func writeNewFile(_ path: String, _ bytes: some Collection<UInt8>) throws {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
-    guard fd >= 0 else {
-        let code = errno
-        throw CannotCreateOutput(path, reason: code == ELOOP ? "it is a symbolic link (not followed)" : String(cString: strerror(code)))
-    }
+    guard fd >= 0 else { throw CannotCreateOutput(path, errno: errno) }
     defer { close(fd) }
     let array = Array(bytes)
     var done = 0
@@ -59,13 +57,4 @@ public func writeNewFile(_ path: String, _ bytes: some Collection<UInt8>) throws
         done += n
     }
     guard fsync(fd) == 0 else { throw OutputWriteFailed(path: path, reason: String(cString: strerror(errno))) }
-}
-
-/// Refuses a symbolic link at `path` (a `.partial` flowrec is about to write): following it would
-/// overwrite whatever it points to.
-public func refuseSymbolicLink(_ path: String) throws(CannotCreateOutput) {
-    var info = stat()
-    if lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFLNK {
-        throw CannotCreateOutput(path, reason: "it is a symbolic link (not followed)")
-    }
 }

@@ -310,10 +310,11 @@ final class Recording: Sendable {
                 let free = Self.freeBytes(options.outFolder)
                 if let free, free < options.minFreeBytes { return .diskFull }
                 // A write that failed stops the recording now, not at --duration: a capture that stopped
-                // growing, or live outputs given up because the disk filled.
-                let outputsFailure = liveOutputs?.progress.failure.flatMap { $0.contains("behind") ? nil : $0 }
+                // growing, or live outputs given up because the disk filled. Live outputs given up for
+                // another reason (fallen behind) keep their fallback: made from the captures at the stop.
+                let full = free.map { $0 < Self.fullDiskBytes } ?? false
+                let outputsFailure = full ? liveOutputs?.progress.failure : nil
                 if let failure = current.captureFailure ?? outputsFailure {
-                    let full = free.map { $0 < Self.fullDiskBytes } ?? false
                     writeFailure.withLock { $0 = failure }
                     return full ? .diskFull : .writeFailed
                 }

@@ -14,11 +14,7 @@ final class RecordingLock: Sendable {
         // O_NOFOLLOW: a symbolic link planted at the lock's path must not make flowrec write its pid
         // into the link's target.
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
-        guard fd >= 0 else {
-            let code = errno
-            throw CannotCreateOutput(path, reason: code == ELOOP ? "it is a symbolic link (lock files are not followed through links)"
-                                                                 : String(cString: strerror(code)) + " (the lock file)")
-        }
+        guard fd >= 0 else { throw CannotCreateOutput(path, errno: errno) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             close(fd)

@@ -47,11 +47,12 @@ public enum WHIPRecordJob {
         let room = try LiveRoom(options: roomOptions, group: group, logger: logger)
         var serverOptions = WHIPServerOptions()
         serverOptions.bearerToken = options.token
-        serverOptions.maxConnections = DescriptorLimit.httpConnectionBudget(limit: options.descriptorLimit,
-                                                                           participants: options.maxParticipants)
-        if serverOptions.maxConnections! < DescriptorLimit.lowHTTPConnections {
+        let connectionBudget = DescriptorLimit.httpConnectionBudget(limit: options.descriptorLimit,
+                                                                   participants: options.maxParticipants)
+        serverOptions.maxConnections = connectionBudget
+        if connectionBudget < DescriptorLimit.lowHTTPConnections {
             logger.warning("""
-                the descriptor limit (\(options.descriptorLimit)) leaves WHIP \(serverOptions.maxConnections!) HTTP connections \
+                the descriptor limit (\(options.descriptorLimit)) leaves WHIP \(connectionBudget) HTTP connections \
                 with \(options.maxParticipants) publishers: raise it (systemd LimitNOFILE=, ulimit -n)
                 """)
         }
@@ -68,7 +69,7 @@ public enum WHIPRecordJob {
         logger.info("""
             recording room '\(options.room)': WHIP on http://\(options.listenHost):\(port)/whip/\(options.room); \
             ICE host candidates \(roomOptions.candidateHosts.joined(separator: ", "))
-            """, metadata: ["max_http_connections": "\(serverOptions.maxConnections!)"])
+            """, metadata: ["max_http_connections": "\(connectionBudget)"])
         ready(port)
 
         let reason = await recording.waitForStop(stop, snapshot: {
